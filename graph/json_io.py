@@ -1,0 +1,390 @@
+"""Read and write attribution graphs as JSON (circuit-tracer, Neuronpedia, transformer-circuits.pub).
+
+See FORMATS.md §3. Reading is columnar: each node field is gathered with one
+comprehension and turned into a numpy column, links likewise, so a large file costs
+little more than ``orjson.loads`` itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from .errors import GraphSchemaError, NotAGraphFileError
+from .model import FEATURE_TYPE_NAMES, Graph, GraphMetadata, NodeKind, NodeTable
+
+_KIND_BY_TYPE: dict[str, NodeKind] = {
+    "cross layer transcoder": NodeKind.FEATURE,
+    "transcoder": NodeKind.FEATURE,
+    "per layer transcoder": NodeKind.FEATURE,
+    "feature": NodeKind.FEATURE,
+    "mlp reconstruction error": NodeKind.ERROR,
+    "embedding": NodeKind.EMBEDDING,
+    "logit": NodeKind.LOGIT,
+}
+_TC_JS_ID = re.compile(r"_-\d+$")
+
+
+def _kind_of(feature_type: Any) -> NodeKind | None:
+    if not isinstance(feature_type, str):
+        return None
+    known = _KIND_BY_TYPE.get(feature_type)
+    if known is not None:
+        return known
+    lowered = feature_type.lower()
+    for word, kind in (("error", NodeKind.ERROR), ("embed", NodeKind.EMBEDDING),
+                       ("logit", NodeKind.LOGIT), ("transcoder", NodeKind.FEATURE)):
+        if word in lowered:
+            return kind
+    return None
+
+
+def _middle_int(node_id: str) -> int:
+    parts = node_id.split("_")
+    if len(parts) == 3:
+        try:
+            return int(parts[1])
+        except ValueError:
+            return -1
+    return -1
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")
+
+
+def parse_json_bytes(path: str | Path, data: bytes) -> Any:
+    """``orjson.loads`` with our one-line errors."""
+    stripped = data.lstrip()
+    if not stripped:
+        raise NotAGraphFileError(path, "the file is empty")
+    if stripped[:1] not in (b"{", b"["):
+        raise NotAGraphFileError(path, "not a JSON graph file (it does not start with '{')")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise NotAGraphFileError(path, f"not valid JSON, perhaps truncated ({exc})") from None
+
+
+def graph_from_json(path: str | Path, doc: Any) -> Graph:
+    """Build a :class:`Graph` from a parsed JSON document.
+
+    Raises:
+        GraphSchemaError: The document is not an attribution graph, has links to
+            nodes it does not define, or has non-finite weights.
+    """
+    if not isinstance(doc, dict):
+        raise GraphSchemaError(path, "top level is not a JSON object")
+    raw_nodes = doc.get("nodes")
+    links = doc.get("links")
+    if not isinstance(raw_nodes, list) or not isinstance(links, list):
+        raise GraphSchemaError(path, "expected 'nodes' and 'links' lists at the top level")
+    warnings: list[str] = []
+    meta_raw = doc.get("metadata")
+    if meta_raw is None:
+        warnings.append("no 'metadata' object; prompt and model unknown")
+        meta_raw = {}
+    if not isinstance(meta_raw, dict):
+        raise GraphSchemaError(path, "'metadata' is not an object")
+    qparams = doc.get("qParams")
+    if qparams is None:
+        qparams = {}
+    elif not isinstance(qparams, dict):
+        warnings.append("'qParams' is not an object; ignored")
+        qparams = {}
+
+    nodes, kept_raw = _read_nodes(path, raw_nodes, warnings)
+    by_file_id: dict[str, list[int]] = defaultdict(list)
+    for i, fid in enumerate(nodes.file_ids):
+        by_file_id[fid].append(i)
+    source, target, weight = _read_links(path, links, nodes, by_file_id, warnings)
+    metadata = _read_metadata(meta_raw, nodes)
+    return Graph(
+        nodes=nodes, source=source, target=target, weight=weight, metadata=metadata,
+        qparams=qparams, format=_format_name(meta_raw, nodes), warnings=warnings,
+        raw_nodes=kept_raw,
+    )
+
+
+def _read_nodes(
+    path: str | Path, raw_nodes: list[Any], warnings: list[str]
+) -> tuple[NodeTable, list[dict[str, Any]]]:
+    kept: list[dict[str, Any]] = []
+    kinds: list[NodeKind] = []
+    seen: dict[tuple[str, NodeKind], int] = {}
+    dupes: list[str] = []
+    unknown_types: set[str] = set()
+    for i, node in enumerate(raw_nodes):
+        if not isinstance(node, dict) or not isinstance(node.get("node_id"), str):
+            raise GraphSchemaError(path, f"node #{i} has no string 'node_id'")
+        kind = _kind_of(node.get("feature_type"))
+        if kind is None:
+            unknown_types.add(str(node.get("feature_type")))
+            kind = NodeKind.FEATURE
+        key = (node["node_id"], kind)
+        if key in seen:
+            dupes.append(node["node_id"])
+            continue
+        seen[key] = len(kept)
+        kept.append(node)
+        kinds.append(kind)
+    if unknown_types:
+        warnings.append(f"unknown feature_type {sorted(unknown_types)} read as transcoder features")
+    if dupes:
+        shown = ", ".join(repr(d) for d in dupes[:5])
+        warnings.append(f"{len(dupes)} duplicate node id(s) dropped, first kept: {shown}"
+                        + (" …" if len(dupes) > 5 else ""))
+
+    file_ids = [n["node_id"] for n in kept]
+    ids = _unique_ids(file_ids, kinds)
+    kind_arr = np.array([int(k) for k in kinds], dtype=np.int8)
+    layer = np.array([_layer_value(n.get("layer"), k) for n, k in zip(kept, kinds)], dtype=np.int64)
+    logit_rows = kind_arr == NodeKind.LOGIT
+    if logit_rows.any():
+        inner_max = int(layer[~logit_rows].max(initial=-1))
+        bad = logit_rows & (layer <= inner_max)
+        layer[bad] = inner_max + 1
+    try:
+        position = np.array([int(n.get("ctx_idx", 0)) for n in kept], dtype=np.int64)
+    except (TypeError, ValueError):
+        raise GraphSchemaError(path, "a node's 'ctx_idx' is not an integer") from None
+    middle = np.array([_middle_int(f) for f in file_ids], dtype=np.int64)
+    is_feature = kind_arr == NodeKind.FEATURE
+    is_token = (kind_arr == NodeKind.EMBEDDING) | logit_rows
+    table = NodeTable(
+        ids=ids,
+        file_ids=file_ids,
+        kind=kind_arr,
+        layer=layer,
+        position=position,
+        feature=np.where(is_feature, middle, -1),
+        vocab_id=np.where(is_token, middle, -1),
+        label=[str(n.get("clerp") or "") for n in kept],
+        activation=np.array([_as_float(n.get("activation")) for n in kept], dtype=np.float32),
+        influence=np.array([_as_float(n.get("influence")) for n in kept], dtype=np.float32),
+        token_prob=np.array([_as_float(n.get("token_prob")) for n in kept], dtype=np.float32),
+        js_ids=[str(n.get("jsNodeId") or "") for n in kept],
+    )
+    # token_prob is 0 on non-logit nodes in every producer; it means "none" there.
+    table.token_prob[~logit_rows] = np.nan
+    return table, kept
+
+
+def _unique_ids(file_ids: list[str], kinds: list[NodeKind]) -> list[str]:
+    """File ids, suffixed with the kind where two kinds share one id (FORMATS §3)."""
+    first_kind: dict[str, NodeKind] = {}
+    out: list[str] = []
+    for fid, kind in zip(file_ids, kinds):
+        owner = first_kind.setdefault(fid, kind)
+        out.append(fid if owner == kind else f"{fid}@{kind.label}")
+    return out
+
+
+def _layer_value(layer: Any, kind: NodeKind) -> int:
+    if kind == NodeKind.EMBEDDING:
+        return -1
+    try:
+        return int(layer)
+    except (TypeError, ValueError):
+        return -1 if kind != NodeKind.LOGIT else 1 << 30
+
+
+def _read_links(
+    path: str | Path,
+    links: list[Any],
+    nodes: NodeTable,
+    by_file_id: dict[str, list[int]],
+    warnings: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        src_ids = [link["source"] for link in links]
+        dst_ids = [link["target"] for link in links]
+        raw_w = [link["weight"] for link in links]
+    except (TypeError, KeyError):
+        raise GraphSchemaError(path, "a link lacks 'source', 'target' or 'weight'") from None
+    try:
+        weight = np.array(raw_w, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GraphSchemaError(path, "a link weight is not a number") from None
+    if weight.ndim != 1:
+        raise GraphSchemaError(path, "a link weight is not a number")
+    finite = np.isfinite(weight)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise GraphSchemaError(
+            path, f"{int((~finite).sum())} link weight(s) are NaN or infinite "
+                  f"(first: {src_ids[bad]} -> {dst_ids[bad]})")
+    single = {fid: rows[0] for fid, rows in by_file_id.items()}
+    ambiguous = {fid for fid, rows in by_file_id.items() if len(rows) > 1}
+    source = np.array([single.get(s, -1) if isinstance(s, str) else -1 for s in src_ids],
+                      dtype=np.int64)
+    target = np.array([single.get(t, -1) if isinstance(t, str) else -1 for t in dst_ids],
+                      dtype=np.int64)
+    if ambiguous:
+        _resolve_ambiguous(src_ids, dst_ids, source, target, nodes, by_file_id, ambiguous)
+    missing = (source < 0) | (target < 0)
+    if missing.any():
+        k = int(np.flatnonzero(missing)[0])
+        name = src_ids[k] if source[k] < 0 else dst_ids[k]
+        raise GraphSchemaError(
+            path, f"{int(missing.sum())} link(s) refer to nodes that are not in the file "
+                  f"(first: {name!r})")
+    loops = int((source == target).sum())
+    zeros = int((weight == 0).sum())
+    if loops:
+        warnings.append(f"{loops} self-loop link(s) kept")
+    if zeros:
+        warnings.append(f"{zeros} zero-weight link(s) kept")
+    return source, target, weight.astype(np.float32)
+
+
+def _resolve_ambiguous(
+    src_ids: list[Any], dst_ids: list[Any], source: np.ndarray, target: np.ndarray,
+    nodes: NodeTable, by_file_id: dict[str, list[int]], ambiguous: set[str],
+) -> None:
+    """Pick, for ids shared by two kinds, the node that makes the link go up the layers."""
+    layer = nodes.layer
+    for k, (s, t) in enumerate(zip(src_ids, dst_ids)):
+        if s not in ambiguous and t not in ambiguous:
+            continue
+        s_rows = by_file_id.get(s, [-1]) if isinstance(s, str) else [-1]
+        t_rows = by_file_id.get(t, [-1]) if isinstance(t, str) else [-1]
+        choice = (s_rows[0], t_rows[0])
+        for si in s_rows:
+            hit = next((ti for ti in t_rows if si >= 0 and ti >= 0 and layer[si] < layer[ti]), None)
+            if hit is not None:
+                choice = (si, hit)
+                break
+        source[k], target[k] = choice
+
+
+def _parse_info(info: Any) -> dict[str, Any]:
+    if isinstance(info, dict):
+        return info
+    if isinstance(info, str):
+        # Neuronpedia writes `info` as a Python repr; literal_eval never runs code.
+        for parse in (orjson.loads, ast.literal_eval):
+            try:
+                value = parse(info)
+            except (ValueError, SyntaxError, orjson.JSONDecodeError, MemoryError, RecursionError):
+                continue
+            if isinstance(value, dict):
+                return value
+    return {}
+
+
+def _read_metadata(meta: dict[str, Any], nodes: NodeTable) -> GraphMetadata:
+    info = _parse_info(meta.get("info"))
+    tokens = meta.get("prompt_tokens")
+    tokens = [str(t) for t in tokens] if isinstance(tokens, list) else []
+    scan = meta.get("scan")
+    if not isinstance(scan, (str, list)):
+        scan = None
+    pruning = meta.get("pruning_settings") if isinstance(meta.get("pruning_settings"), dict) else {}
+    node_t = meta.get("node_threshold", meta.get("nodeThreshold", pruning.get("node_threshold")))
+    edge_t = meta.get("edge_threshold", pruning.get("edge_threshold"))
+    logit_layers = nodes.layer[nodes.kind == NodeKind.LOGIT]
+    input_tokens = meta.get("input_tokens")
+    model = meta.get("model") or meta.get("model_name") or ""
+    if not model and isinstance(scan, str) and "/" not in scan:
+        model = scan
+    return GraphMetadata(
+        prompt=str(meta.get("prompt") or ""),
+        prompt_tokens=tokens,
+        input_tokens=[int(t) for t in input_tokens] if isinstance(input_tokens, list) else None,
+        slug=str(meta.get("slug") or ""),
+        scan=scan,
+        model=str(model),
+        transcoder_set=str(info.get("transcoder_set") or meta.get("transcoder_set") or ""),
+        n_layers=int(logit_layers.max()) - 1 if logit_layers.size else None,
+        node_threshold=float(node_t) if isinstance(node_t, (int, float)) else None,
+        edge_threshold=float(edge_t) if isinstance(edge_t, (int, float)) else None,
+        raw=meta,
+    )
+
+
+def _format_name(meta: dict[str, Any], nodes: NodeTable) -> str:
+    if any(_TC_JS_ID.search(j) for j in nodes.js_ids[:50]) and not np.isfinite(nodes.influence).any():
+        return "transformer-circuits-json"
+    if "info" in meta or "generation_settings" in meta:
+        return "neuronpedia-json"
+    return "circuit-tracer-json"
+
+
+# ---------------------------------------------------------------- writing
+
+
+def node_to_json(graph: Graph, i: int) -> dict[str, Any]:
+    """The JSON object for node ``i``: the file's own, or one built from the columns."""
+    n = graph.nodes
+    base = dict(graph.raw_nodes[i]) if graph.raw_nodes is not None else {}
+    kind = NodeKind(int(n.kind[i]))
+    layer = int(n.layer[i])
+    base.setdefault("node_id", n.file_ids[i])
+    base.setdefault("feature", int(n.feature[i]) if kind == NodeKind.FEATURE else -1)
+    base.setdefault("layer", "E" if kind == NodeKind.EMBEDDING else str(layer))
+    base.setdefault("ctx_idx", int(n.position[i]))
+    base.setdefault("feature_type", FEATURE_TYPE_NAMES[kind])
+    prob = float(n.token_prob[i])
+    base.setdefault("token_prob", prob if np.isfinite(prob) else 0.0)
+    base.setdefault("is_target_logit", False)
+    base.setdefault("run_idx", 0)
+    base.setdefault("reverse_ctx_idx", 0)
+    base.setdefault("jsNodeId", n.js_ids[i] or n.file_ids[i])
+    base["clerp"] = n.label[i]
+    for name, column in (("activation", n.activation), ("influence", n.influence)):
+        value = float(column[i])
+        if np.isfinite(value):
+            base[name] = value
+        elif name not in base:
+            base[name] = None
+    return base
+
+
+def graph_to_json(
+    graph: Graph,
+    *,
+    node_mask: np.ndarray | None = None,
+    edge_mask: np.ndarray | None = None,
+    qparams: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The graph (or the part the masks keep) as a circuit-tracer/Neuronpedia JSON object.
+
+    Edges whose endpoints are not both kept are dropped whatever ``edge_mask`` says.
+    """
+    keep = np.ones(graph.n_nodes, bool) if node_mask is None else np.asarray(node_mask, bool)
+    emask = np.ones(graph.n_edges, bool) if edge_mask is None else np.asarray(edge_mask, bool)
+    emask = emask & keep[graph.source] & keep[graph.target]
+    rows = np.flatnonzero(keep)
+    fids = graph.nodes.file_ids
+    meta = dict(graph.metadata.raw) if metadata is None else metadata
+    if not meta:
+        meta = {"slug": graph.metadata.slug, "scan": graph.metadata.scan,
+                "prompt_tokens": graph.metadata.prompt_tokens, "prompt": graph.metadata.prompt}
+    return {
+        "metadata": meta,
+        "qParams": graph.qparams if qparams is None else qparams,
+        "nodes": [node_to_json(graph, int(i)) for i in rows],
+        "links": [
+            {"source": fids[s], "target": fids[t], "weight": float(w)}
+            for s, t, w in zip(graph.source[emask].tolist(), graph.target[emask].tolist(),
+                               graph.weight[emask].tolist())
+        ],
+    }
+
+
+def write_json(path: str | Path, obj: dict[str, Any]) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a file."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY))
+    tmp.replace(target)

@@ -1,0 +1,71 @@
+"""The layer × token layout researchers know from the circuit-tracer and Neuronpedia viewers.
+
+x is the token position; nodes sharing a (row, position) cell spread across the cell,
+the most influential in the middle. y is the row: embeddings at the bottom (row 0),
+transcoder layer ``l`` at row ``l + 1``, logits on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import Graph, NodeKind
+
+CELL_SPAN = 0.8
+"""Share of a position's width that a cell's nodes spread over."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Node coordinates plus what the axes need.
+
+    Attributes:
+        xy: ``[N, 2]`` float64 coordinates in layout units (1 = one position / one row).
+        row_labels: ``{row: label}`` for the layer axis.
+        n_positions: Number of token positions (x ticks 0 … n-1).
+    """
+
+    xy: np.ndarray
+    row_labels: dict[int, str]
+    n_positions: int
+
+
+def node_rows(graph: Graph) -> np.ndarray:
+    """Row of each node: 0 embeddings, layer+1 features/errors, top row logits."""
+    kind = graph.nodes.kind
+    layer = graph.nodes.layer
+    inner = (kind == NodeKind.FEATURE) | (kind == NodeKind.ERROR)
+    top = int(layer[inner].max(initial=-1)) + 2
+    rows = np.where(inner, layer + 1, 0).astype(np.int64)
+    rows[kind == NodeKind.LOGIT] = top
+    return rows
+
+
+def layer_layout(graph: Graph) -> Layout:
+    """Compute the default layout; deterministic for a given graph."""
+    n = graph.n_nodes
+    rows = node_rows(graph)
+    pos = graph.nodes.position.astype(np.int64)
+    xy = np.zeros((n, 2), dtype=np.float64)
+    xy[:, 1] = rows
+    if n:
+        # Within each cell order nodes by kind then by influence rank (errors last).
+        infl = np.nan_to_num(graph.nodes.influence.astype(np.float64), nan=1.0)
+        order = np.lexsort((np.arange(n), infl, graph.nodes.kind, pos, rows))
+        cell_key = rows[order] * (int(pos.max()) + 1) + pos[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(cell_key)) + 1]
+        counts = np.diff(np.r_[starts, n])
+        rank = np.arange(n) - np.repeat(starts, counts)
+        size = np.repeat(counts, counts)
+        offset = np.where(size > 1, (rank + 0.5) / size - 0.5, 0.0) * CELL_SPAN
+        xy[order, 0] = pos[order] + offset
+    top = int(rows.max(initial=0))
+    labels = {0: "Emb"}
+    for r in np.unique(rows).tolist():
+        if 0 < r < top or (r == top and not (graph.nodes.kind == NodeKind.LOGIT).any()):
+            labels[int(r)] = f"L{int(r) - 1}"
+    if (graph.nodes.kind == NodeKind.LOGIT).any():
+        labels[top] = "Logit"
+    return Layout(xy=xy, row_labels=labels, n_positions=graph.n_positions)

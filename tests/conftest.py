@@ -1,0 +1,39 @@
+"""Shared test set-up: offscreen Qt, fixture paths, leak checks for GUI tests."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+# Must be set before any QApplication exists; an ini option does not do it.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+DATA = Path(__file__).parent / "data"
+
+FIXTURES = {
+    "tc": DATA / "claude-3.5-haiku_opposite-of-small_transformer-circuits.json",
+    "neuronpedia": DATA / "gemma-2-2b_clt-hp_nobel_neuronpedia.json",
+    "legacy": DATA / "gemma-2-2b_dallas-austin_circuit-tracer-legacy.json",
+}
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads(request: pytest.FixtureRequest):
+    """Fail any test that leaves a Python thread running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()
+              and not t.daemon]
+    for t in leaked:
+        t.join(timeout=5)
+    leaked = [t for t in leaked if t.is_alive()]
+    if leaked:
+        pytest.fail(f"test left threads running: {[t.name for t in leaked]}")
