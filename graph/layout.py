@@ -30,6 +30,10 @@ class Layout:
     xy: np.ndarray
     row_labels: dict[int, str]
     n_positions: int
+    column_x: np.ndarray
+    """x of each token position's column centre (the token axis ticks)."""
+    column_width: np.ndarray
+    """Width of each position's column: wider where a cell holds more nodes."""
 
 
 def node_rows(graph: Graph) -> np.ndarray:
@@ -50,6 +54,8 @@ def layer_layout(graph: Graph) -> Layout:
     pos = graph.nodes.position.astype(np.int64)
     xy = np.zeros((n, 2), dtype=np.float64)
     xy[:, 1] = rows
+    n_pos = max(graph.n_positions, 1)
+    column_x, width = _columns(rows, pos, n_pos)
     if n:
         # Within each cell order nodes by kind then by influence rank (errors last).
         infl = np.nan_to_num(graph.nodes.influence.astype(np.float64), nan=1.0)
@@ -60,7 +66,7 @@ def layer_layout(graph: Graph) -> Layout:
         rank = np.arange(n) - np.repeat(starts, counts)
         size = np.repeat(counts, counts)
         offset = np.where(size > 1, (rank + 0.5) / size - 0.5, 0.0) * CELL_SPAN
-        xy[order, 0] = pos[order] + offset
+        xy[order, 0] = column_x[pos[order]] + offset * width[pos[order]]
     top = int(rows.max(initial=0))
     labels = {0: "Emb"}
     for r in np.unique(rows).tolist():
@@ -68,4 +74,18 @@ def layer_layout(graph: Graph) -> Layout:
             labels[int(r)] = f"L{int(r) - 1}"
     if (graph.nodes.kind == NodeKind.LOGIT).any():
         labels[top] = "Logit"
-    return Layout(xy=xy, row_labels=labels, n_positions=graph.n_positions)
+    return Layout(xy=xy, row_labels=labels, n_positions=n_pos, column_x=column_x,
+                  column_width=width)
+
+
+def _columns(rows: np.ndarray, pos: np.ndarray, n_pos: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column widths grow with the square root of the busiest cell at that position."""
+    busiest = np.ones(n_pos)
+    if rows.size:
+        cells = np.zeros((int(rows.max()) + 1, n_pos))
+        np.add.at(cells, (rows, np.clip(pos, 0, n_pos - 1)), 1.0)
+        busiest = np.maximum(cells.max(axis=0), 1.0)
+    width = np.sqrt(busiest)
+    width = width / width.mean()
+    centres = np.cumsum(width) - width / 2
+    return centres, width

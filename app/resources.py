@@ -1,0 +1,28 @@
+"""Bundled files (icon, demo graph) through importlib.resources."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from PySide6.QtGui import QIcon
+
+_RESOURCES = files("circuitdesk.resources")
+
+
+def resource_path(*parts: str) -> Path:
+    return Path(str(_RESOURCES.joinpath(*parts)))
+
+
+def demo_graph_path() -> Path:
+    """The graph opened on first launch: one traced from the bundled demo model if shipped."""
+    graphs = resource_path("demo", "graphs")
+    if graphs.is_dir():
+        found = sorted(graphs.glob("*.json"))
+        if found:
+            return found[0]
+    return resource_path("sample_graph.json")
+
+
+def app_icon() -> QIcon:
+    return QIcon(str(resource_path("circuitdesk.svg")))
