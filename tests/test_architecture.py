@@ -79,3 +79,22 @@ def test_wheel_has_no_top_level_app_graph_models(tmp_path: Path) -> None:
     if top_level:
         text = zipfile.ZipFile(wheel).read(top_level[0]).decode()
         assert text.split() == ["circuitdesk"]
+
+
+@pytest.mark.slow
+def test_non_gui_suite_passes_without_pyside6() -> None:
+    """`pytest -m "not gui"` must not need Qt: run it with PySide6 made unimportable."""
+    code = f"""
+import sys
+for name in ("PySide6", "pyqtgraph", "superqt", "pytestqt"):
+    sys.modules[name] = None
+import pytest
+code = pytest.main(["-q", "-x", "-m", "not gui and not slow", "-p", "no:pytestqt",
+                    "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestConfigWarning",
+                    {str(ROOT / "tests")!r}])
+print("PySide6 imported:", sys.modules.get("PySide6") is not None)
+sys.exit(int(code))
+"""
+    result = _run(code)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "PySide6 imported: False" in result.stdout

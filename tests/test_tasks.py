@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-pytest.importorskip("pytestqt")
+pytest.importorskip("PySide6")
 from circuitdesk.app.tasks import TaskRunner  # noqa: E402
 from circuitdesk.graph.cancel import CancelToken  # noqa: E402
 

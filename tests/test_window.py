@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("pytestqt")
+pytest.importorskip("PySide6")
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from circuitdesk.app.window import MainWindow  # noqa: E402
