@@ -15,6 +15,7 @@ from ..graph import document as cmd
 from ..graph.document import Document
 from ..graph.load import load_graph
 from ..graph.model import Graph
+from ..graph.session import state_from_qparams
 from .canvas import GraphCanvas
 from .resources import app_icon, demo_graph_path
 from .tasks import TaskRunner
@@ -121,12 +122,13 @@ class MainWindow(QMainWindow):
 
     def _on_loaded(self, path: str, graph: Graph) -> None:
         self.progress.hide()
+        state = state_from_qparams(graph)
         if self.doc is None:
-            self.doc = Document(graph, Path(path))
+            self.doc = Document(graph, Path(path), state)
             self.doc.state_changed.connect(self._on_state_changed)
             self.canvas.set_document(self.doc)
         else:
-            self.doc.replace_graph(graph, Path(path))
+            self.doc.replace_graph(graph, Path(path), state)
         self._remember(path)
         title = graph.metadata.prompt or Path(path).name
         self.setWindowTitle(f"{Path(path).name} — CircuitDesk")
