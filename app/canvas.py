@@ -1,7 +1,10 @@
-"""The graph canvas: layer × token layout, nodes by kind, batched edges, zoom and pan.
+"""The graph canvas: layer × token layout, batched edges, nodes by kind, and the interactions.
 
-Reads everything from the :class:`Document` and redraws when it says so; the
-only state kept here is derived drawing data (coordinates, buckets).
+Reads everything from the :class:`Document` and writes only through its command
+functions; what it keeps is derived drawing data (coordinates, masks, buckets).
+Edges are drawn by eight bucket items (sign × strength). While the user pans or
+zooms, those are swapped for two items holding only the strongest edges, and the
+full set returns when the view rests, so interactive frames stay cheap.
 """
 
 from __future__ import annotations
@@ -10,14 +13,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
+from superqt.utils import qthrottled
 
-from ..graph.document import Document
+from ..graph import document as cmd
+from ..graph.document import Document, display_label
 from ..graph.layout import Layout, layer_layout
 from ..graph.model import NodeKind
 from ..graph.view import id_mask, visible_masks
-from .edges import N_BINS, EdgeBatchItem, bucket_of, bucket_pen, input_share
+from .edges import (
+    N_BINS, EdgeBatchItem, bucket_of, bucket_pen, highlight_pen, input_share,
+)
+from .labels import ZOOM_PX_PER_ROW, LabelLayer, choose_rows, drop_overlapping
+from .palette import share_rgb
+from .viewbox import CanvasViewBox
 
 GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
     NodeKind.FEATURE: ("o", (130, 130, 130)),
@@ -30,6 +41,8 @@ GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
 NODE_SIZE = 9
 PIN_COLOR = (200, 30, 120)
 SELECT_COLOR = (20, 20, 20)
+INTERACTIVE_EDGES = 6000
+"""Edges drawn while the view moves: the strongest by share of their target's input."""
 
 
 @dataclass(frozen=True)
@@ -44,17 +57,21 @@ DARK = Theme("#1e1f22", "#d0d0d0", True)
 
 
 class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
-    """Draws the document's graph; emits ``node_clicked(index, modifiers)`` on clicks.
+    """Draws the document's graph and turns gestures into document commands.
 
-    ``set_prune_masks`` takes the current pruning result; hidden and pinned ids come
-    from the document's state.
+    Signals:
+        node_hovered(int): row under the cursor, -1 for none.
+        selection_rect_changed(): the rubber band moved (tests wait on it).
     """
 
-    node_clicked = Signal(int, object)
+    node_hovered = Signal(int)
     background_clicked = Signal()
+    node_clicked = Signal(int, object)
 
     def __init__(self, doc: Document | None = None, parent: object = None) -> None:
-        super().__init__(parent=parent)
+        self.vb = CanvasViewBox()
+        super().__init__(parent=parent, viewBox=self.vb)
+        self.vb.owner = self
         self._doc: Document | None = None
         self._theme = LIGHT
         self._prune_nodes: np.ndarray | None = None
@@ -63,17 +80,44 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self.xy = np.zeros((0, 2))
         self.node_visible = np.zeros(0, bool)
         self.edge_visible = np.zeros(0, bool)
+        self.share = np.zeros(0)
+        self.hovered: int | None = None
+        self.search_hits: list[int] = []
+        self._drag_origin: tuple[float, float] | None = None
         plot = self.getPlotItem()
         plot.hideButtons()
         plot.setMenuEnabled(False)
-        plot.showGrid(x=False, y=False)
         self.setAntialiasing(False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._build_items(plot)
+        self.labels = LabelLayer(plot)
+        self.tooltip = pg.TextItem(anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 235),
+                                   border=pg.mkPen(120, 120, 120), color="#111111")
+        self.tooltip.setZValue(400)
+        self.tooltip.hide()
+        plot.addItem(self.tooltip, ignoreBounds=True)
+        self.scene().sigMouseClicked.connect(self._on_scene_click)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.vb.sigRangeChanged.connect(self._on_range_changed)
+        self.vb.interacting.connect(self._on_interacting)
+        self.set_theme(LIGHT)
+        if doc is not None:
+            self.set_document(doc)
+
+    def _build_items(self, plot: pg.PlotItem) -> None:
         self._edge_items = [EdgeBatchItem(bucket_pen(b)) for b in range(2 * N_BINS)]
-        # weakest first so the strongest edges are drawn on top
         order = [b for level in range(N_BINS) for b in (level, N_BINS + level)]
-        for z, b in enumerate(order):
-            self._edge_items[b].setZValue(z)
-            plot.addItem(self._edge_items[b])
+        for z, b in enumerate(order):  # weakest first: the strongest are drawn on top
+            item = self._edge_items[b]
+            item.setZValue(z)
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            plot.addItem(item)
+        self._fast_items = [EdgeBatchItem(bucket_pen(b)) for b in (N_BINS - 1, 2 * N_BINS - 1)]
+        self._hl_items = [EdgeBatchItem(highlight_pen(s)) for s in (-1, 1)]
+        for z, item in enumerate(self._fast_items + self._hl_items):
+            item.setZValue(20 + z)
+            item.setVisible(z >= 2)
+            plot.addItem(item)
         self._node_items: dict[NodeKind, pg.ScatterPlotItem] = {}
         for z, (kind, (symbol, rgb)) in enumerate(GLYPHS.items()):
             item = pg.ScatterPlotItem(symbol=symbol, size=NODE_SIZE, pen=pg.mkPen(60, 60, 60, 200),
@@ -81,24 +125,36 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
             item.setZValue(100 + z)
             plot.addItem(item)
             self._node_items[kind] = item
-        self._pin_item = pg.ScatterPlotItem(symbol="o", size=NODE_SIZE + 7, brush=None,
-                                            pen=pg.mkPen(*PIN_COLOR, width=2), pxMode=True)
-        self._sel_item = pg.ScatterPlotItem(symbol="o", size=NODE_SIZE + 11, brush=None,
-                                            pen=pg.mkPen(*SELECT_COLOR, width=2), pxMode=True)
-        for z, item in enumerate((self._pin_item, self._sel_item)):
-            item.setZValue(200 + z)
+
+        def ring(size: int, color: tuple[int, ...], width: float = 2) -> pg.ScatterPlotItem:
+            return pg.ScatterPlotItem(symbol="o", size=size, brush=None,
+                                      pen=pg.mkPen(*color, width=width), pxMode=True)
+
+        self._neigh_item = pg.ScatterPlotItem(size=NODE_SIZE, pxMode=True, pen=pg.mkPen(40, 40, 40))
+        self._pin_item = ring(NODE_SIZE + 7, PIN_COLOR)
+        self._sel_item = ring(NODE_SIZE + 11, SELECT_COLOR)
+        self._search_item = ring(NODE_SIZE + 15, (0, 160, 60), 2.5)
+        self._hover_item = ring(NODE_SIZE + 5, (0, 0, 0, 160), 1.5)
+        self._drag_item = ring(NODE_SIZE + 3, (0, 0, 0), 2)
+        for z, item in enumerate((self._neigh_item, self._pin_item, self._sel_item,
+                                  self._search_item, self._hover_item, self._drag_item)):
+            item.setZValue(150 + z)
             plot.addItem(item)
-        self.scene().sigMouseClicked.connect(self._on_scene_click)
-        self.set_theme(LIGHT)
-        if doc is not None:
-            self.set_document(doc)
+        self._band = QGraphicsRectItem()
+        self._band.setPen(pg.mkPen(30, 90, 200, width=1, style=Qt.PenStyle.DashLine))
+        self._band.setBrush(pg.mkBrush(30, 90, 200, 40))
+        self._band.setZValue(500)
+        self._band.hide()
+        plot.addItem(self._band, ignoreBounds=True)
 
     # ---------------------------------------------------------------- wiring
 
+    @property
+    def doc(self) -> Document | None:
+        return self._doc
+
     def set_document(self, doc: Document) -> None:
-        if self._doc is not None:
-            self._doc.state_changed.disconnect(self._on_state_changed)
-            self._doc.graph_replaced.disconnect(self._on_graph_replaced)
+        self.detach()
         self._doc = doc
         doc.state_changed.connect(self._on_state_changed)
         doc.graph_replaced.connect(self._on_graph_replaced)
@@ -124,9 +180,16 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
             axis.setTextPen(pg.mkPen(theme.foreground))
         for b, item in enumerate(self._edge_items):
             item.set_pen(bucket_pen(b, theme.dark))
+        self.labels.set_color(theme.foreground)
+
+    @property
+    def theme(self) -> Theme:
+        return self._theme
 
     def _on_graph_replaced(self) -> None:
         self._prune_nodes = self._prune_edges = None
+        self.hovered = None
+        self.search_hits = []
         assert self._doc is not None
         self.layout_ = layer_layout(self._doc.graph)
         self._set_axes()
@@ -136,7 +199,7 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
     def _on_state_changed(self, changed: frozenset[str]) -> None:
         if changed & {"hidden", "positions", "pinned"}:
             self.rebuild()
-        elif changed & {"selected", "clicked"}:
+        elif changed & {"selected", "clicked", "labels"}:
             self._update_overlays()
 
     # ---------------------------------------------------------------- drawing
@@ -144,13 +207,11 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
     def _set_axes(self) -> None:
         assert self._doc is not None and self.layout_ is not None
         tokens = self._doc.graph.metadata.prompt_tokens
-        n = self.layout_.n_positions
-        names = [tokens[i] if i < len(tokens) else str(i) for i in range(n)]
-        plot = self.getPlotItem()
+        names = [tokens[i] if i < len(tokens) else str(i) for i in range(self.layout_.n_positions)]
         ticks = [(float(x), repr(t)[1:-1]) for x, t in zip(self.layout_.column_x, names)]
+        plot = self.getPlotItem()
         plot.getAxis("bottom").setTicks([ticks])
-        rows = sorted(self.layout_.row_labels.items())
-        plot.getAxis("left").setTicks([[(r, lab) for r, lab in rows]])
+        plot.getAxis("left").setTicks([sorted(self.layout_.row_labels.items())])
 
     def node_positions(self) -> np.ndarray:
         """Layout coordinates with the user's dragged positions applied."""
@@ -171,26 +232,92 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self.node_visible, self.edge_visible = visible_masks(
             graph, hidden=state.hidden, pinned=state.pinned,
             node_mask=self._prune_nodes, edge_mask=self._prune_edges)
-        src, dst, w = graph.source, graph.target, graph.weight.astype(np.float64)
-        share = input_share(dst, np.where(self.edge_visible, w, 0.0), graph.n_nodes)
-        bucket = bucket_of(share)
+        src, dst = graph.source, graph.target
+        w = np.where(self.edge_visible, graph.weight.astype(np.float64), 0.0)
+        self.share = input_share(dst, w, graph.n_nodes)
+        bucket = bucket_of(self.share)
         segs = np.concatenate([self.xy[src], self.xy[dst]], axis=1)
         for b, item in enumerate(self._edge_items):
             item.set_segments(segs[self.edge_visible & (bucket == b)])
+        vis = np.flatnonzero(self.edge_visible)
+        if vis.size > INTERACTIVE_EDGES:
+            vis = vis[np.argpartition(-np.abs(self.share[vis]), INTERACTIVE_EDGES)[:INTERACTIVE_EDGES]]
+        for item, positive in zip(self._fast_items, (False, True)):
+            item.set_segments(segs[vis[(self.share[vis] >= 0) == positive]])
         kind = graph.nodes.kind
         for k, item in self._node_items.items():
             rows = np.flatnonzero(self.node_visible & (kind == k))
             item.setData(pos=self.xy[rows], data=rows)
         self._update_overlays()
 
+    def _on_interacting(self, active: bool) -> None:
+        """Swap the full edge buckets for the strongest edges while the view moves."""
+        if self.edge_visible.sum() <= INTERACTIVE_EDGES:
+            active = False
+        for item in self._edge_items:
+            item.setVisible(not active)
+        for item in self._fast_items:
+            item.setVisible(active)
+
     def _update_overlays(self) -> None:
-        if self._doc is None:
+        if self._doc is None or not len(self.xy):
             return
         graph, state = self._doc.graph, self._doc.state
         pinned = id_mask(graph, state.pinned) & self.node_visible
         selected = id_mask(graph, state.selected) & self.node_visible
         self._pin_item.setData(pos=self.xy[pinned])
         self._sel_item.setData(pos=self.xy[selected])
+        hits = [h for h in self.search_hits if self.node_visible[h]]
+        self._search_item.setData(pos=self.xy[hits])
+        self._update_clicked()
+        self._update_labels()
+
+    def _update_clicked(self) -> None:
+        """Highlight the clicked node's edges and colour its neighbours by the link's share."""
+        assert self._doc is not None
+        graph, clicked = self._doc.graph, self._doc.state.clicked
+        empty = np.zeros((0, 4))
+        if clicked is None or not graph.has_node(clicked) or not self.node_visible[graph.index_of(clicked)]:
+            for item in self._hl_items:
+                item.set_segments(empty)
+            self._neigh_item.setData(pos=np.zeros((0, 2)))
+            return
+        c = graph.index_of(clicked)
+        edges = np.flatnonzero(self.edge_visible & ((graph.source == c) | (graph.target == c)))
+        segs = np.concatenate([self.xy[graph.source[edges]], self.xy[graph.target[edges]]], axis=1)
+        share = self.share[edges]
+        self._hl_items[0].set_segments(segs[share < 0])
+        self._hl_items[1].set_segments(segs[share >= 0])
+        other = np.where(graph.source[edges] == c, graph.target[edges], graph.source[edges])
+        rgb = share_rgb(share)
+        brushes = [pg.mkBrush(*c_) for c_ in rgb.tolist()]
+        self._neigh_item.setData(pos=self.xy[other], brush=brushes)
+
+    def _update_labels(self) -> None:
+        if self._doc is None:
+            return
+        graph, state = self._doc.graph, self._doc.state
+        priority = [] if self.hovered is None else [self.hovered]
+        for group in ([state.clicked] if state.clicked else [], sorted(state.selected),
+                      sorted(state.pinned)):
+            priority += [graph.index_of(n) for n in group if graph.has_node(n)]
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        in_view = ((self.xy[:, 0] >= x0) & (self.xy[:, 0] <= x1)
+                   & (self.xy[:, 1] >= y0) & (self.xy[:, 1] <= y1))
+        px_per_row = self.vb.height() / max(y1 - y0, 1e-9)
+        texts = [display_label(self._doc, i) for i in range(graph.n_nodes)] if state.labels else graph.nodes.label
+        has_label = np.fromiter((bool(t) for t in texts), bool, graph.n_nodes)
+        rows = choose_rows(priority, self.node_visible, in_view, graph.nodes.influence, has_label,
+                           px_per_row >= ZOOM_PX_PER_ROW)
+        shown = [texts[r] or graph.nodes.file_ids[r] for r in rows]
+        scale = np.array([self.vb.width() / max(x1 - x0, 1e-9), -px_per_row])
+        px = (self.xy[rows] - np.array([x0, y1])) * scale
+        keep = drop_overlapping(rows, px, shown, keep_first=1 if self.hovered is not None else 0)
+        self.labels.place([rows[k] for k in keep], self.xy, [shown[k] for k in keep])
+
+    @qthrottled(timeout=60)
+    def _on_range_changed(self, *_: object) -> None:
+        self._update_labels()
 
     def reset_view(self) -> None:
         if self.layout_ is None or not len(self.xy):
@@ -200,6 +327,13 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self.getPlotItem().setRange(xRange=(float(cx[0] - cw[0] / 2), float(cx[-1] + cw[-1] / 2)),
                                     yRange=(-0.6, top + 0.6), padding=0)
 
+    def center_on(self, rows: list[int]) -> None:
+        if not rows:
+            return
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        cx, cy = self.xy[rows].mean(axis=0)
+        self.vb.translateBy(x=cx - (x0 + x1) / 2, y=cy - (y0 + y1) / 2)
+
     # ---------------------------------------------------------------- picking
 
     def node_at(self, scene_pos: QPointF, radius_px: float = 8.0) -> int | None:
@@ -207,27 +341,120 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         rows = np.flatnonzero(self.node_visible)
         if not rows.size:
             return None
-        vb = self.getPlotItem().getViewBox()
-        p = vb.mapSceneToView(scene_pos)
-        px = vb.viewPixelSize()  # data units per pixel (x, y)
+        p = self.vb.mapSceneToView(scene_pos)
+        px = self.vb.viewPixelSize()  # data units per pixel (x, y)
         d = np.hypot((self.xy[rows, 0] - p.x()) / px[0], (self.xy[rows, 1] - p.y()) / px[1])
         best = int(np.argmin(d))
         return int(rows[best]) if d[best] <= radius_px else None
 
-    def _on_scene_click(self, event: object) -> None:
-        if event.button() != Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
-            return
-        hit = self.node_at(event.scenePos())  # type: ignore[attr-defined]
-        if hit is None:
-            self.background_clicked.emit()
-        else:
-            self.node_clicked.emit(hit, event.modifiers())  # type: ignore[attr-defined]
-
     def view_point(self, index: int) -> QPoint:
         """Widget (viewport) coordinates of node ``index``, for tests and tooltips."""
-        vb = self.getPlotItem().getViewBox()
-        scene = vb.mapViewToScene(QPointF(*self.xy[index]))
+        scene = self.vb.mapViewToScene(QPointF(*self.xy[index]))
         return self.mapFromScene(scene)
+
+    # ---------------------------------------------------------------- gestures
+
+    def _on_scene_click(self, event: object) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._doc is None:  # type: ignore[attr-defined]
+            return
+        hit = self.node_at(event.scenePos())  # type: ignore[attr-defined]
+        mods = event.modifiers()  # type: ignore[attr-defined]
+        if hit is None:
+            cmd.click(self._doc, None)
+            self.background_clicked.emit()
+            return
+        nid = self._doc.graph.nodes.ids[hit]
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            cmd.toggle_pin(self._doc, nid)
+        elif mods & Qt.KeyboardModifier.ShiftModifier:
+            cmd.select(self._doc, [nid], add=True)
+        else:
+            cmd.click(self._doc, nid)
+        self.node_clicked.emit(hit, mods)
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        self._hover_at(scene_pos)
+
+    @qthrottled(timeout=30)
+    def _hover_at(self, scene_pos: QPointF) -> None:
+        hit = self.node_at(scene_pos)
+        if hit == self.hovered:
+            return
+        self.set_hovered(hit)
+
+    def set_hovered(self, row: int | None) -> None:
+        self.hovered = row
+        if row is None or self._doc is None:
+            self._hover_item.setData(pos=np.zeros((0, 2)))
+            self.tooltip.hide()
+        else:
+            self._hover_item.setData(pos=self.xy[[row]])
+            self.tooltip.setHtml(tooltip_html(self._doc, row))
+            self.tooltip.setPos(float(self.xy[row, 0]), float(self.xy[row, 1]))
+            self.tooltip.show()
+        self._update_labels()
+        self.node_hovered.emit(-1 if row is None else row)
+
+    def drag_node(self, index: int, view_pos: QPointF, phase: str) -> None:
+        """Live preview while dragging; one undoable move when the drag ends."""
+        if self._doc is None:
+            return
+        if phase == "start":
+            self._drag_origin = (float(self.xy[index, 0]), float(self.xy[index, 1]))
+        x, y = view_pos.x(), view_pos.y()
+        self._drag_item.setData(pos=np.array([[x, y]]))
+        if phase == "finish":
+            self._drag_item.setData(pos=np.zeros((0, 2)))
+            cmd.move_nodes(self._doc, {self._doc.graph.nodes.ids[index]: (x, y)})
+
+    def rubber_band(self, rect: QRectF, add: bool, final: bool) -> None:
+        if self._doc is None:
+            return
+        if not final:
+            self._band.setRect(rect)
+            self._band.show()
+            return
+        self._band.hide()
+        x, y = self.xy[:, 0], self.xy[:, 1]
+        inside = (self.node_visible & (x >= rect.left()) & (x <= rect.right())
+                  & (y >= rect.top()) & (y <= rect.bottom()))
+        ids = [self._doc.graph.nodes.ids[i] for i in np.flatnonzero(inside)]
+        cmd.select(self._doc, ids, add=add)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self._doc is None:
+            super().keyPressEvent(event)
+            return
+        key = event.key()
+        if key == Qt.Key.Key_Escape:
+            cmd.click(self._doc, None)
+            self.search_hits = []
+            self._update_overlays()
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_Right, Qt.Key.Key_Down, Qt.Key.Key_Left):
+            self.walk(outgoing=key in (Qt.Key.Key_Up, Qt.Key.Key_Right))
+        else:
+            super().keyPressEvent(event)
+
+    def walk(self, *, outgoing: bool) -> int | None:
+        """Click the clicked node's strongest visible output (or input); returns the new row."""
+        doc = self._doc
+        if doc is None or doc.state.clicked is None:
+            return None
+        graph = doc.graph
+        c = graph.index_of(doc.state.clicked)
+        mine = (graph.source == c) if outgoing else (graph.target == c)
+        edges = np.flatnonzero(mine & self.edge_visible)
+        if not edges.size:
+            return None
+        best = edges[np.argmax(np.abs(graph.weight[edges]))]
+        row = int(graph.target[best] if outgoing else graph.source[best])
+        cmd.click(doc, graph.nodes.ids[row])
+        return row
+
+    def set_search_hits(self, rows: list[int]) -> None:
+        self.search_hits = rows
+        self._update_overlays()
+        self.center_on([r for r in rows if self.node_visible[r]])
 
     def render_image(self) -> QImage:
         """The canvas as drawn now, as an ARGB32 premultiplied image."""
@@ -237,3 +464,24 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self.render(painter)
         painter.end()
         return image
+
+
+def tooltip_html(doc: Document, row: int) -> str:
+    """Label, kind, layer, position, activation and influence of node ``row``."""
+    from html import escape
+
+    n = doc.graph.nodes
+    kind = NodeKind(int(n.kind[row])).label
+    tokens = doc.graph.metadata.prompt_tokens
+    pos = int(n.position[row])
+    token = tokens[pos] if pos < len(tokens) else ""
+    layer = "E" if n.kind[row] == NodeKind.EMBEDDING else int(n.layer[row])
+    lines = [f"<b>{escape(display_label(doc, row) or n.file_ids[row])}</b>",
+             f"{kind} · layer {layer} · pos {pos} {escape(repr(token))}"]
+    if n.feature[row] >= 0:
+        lines.append(f"feature {int(n.feature[row])}")
+    for name, value in (("activation", n.activation[row]), ("influence", n.influence[row]),
+                        ("p", n.token_prob[row])):
+        if np.isfinite(value):
+            lines.append(f"{name} {float(value):.4g}")
+    return "<br>".join(lines)

@@ -12,11 +12,13 @@ from pyqtgraph.Qt import internals
 from PySide6.QtCore import QLineF, QRectF
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 
+from . import palette
+
 N_BINS = 4
 """Magnitude bins per sign; together with the sign they make the style buckets."""
 
-POSITIVE = (214, 96, 31)   # orange: excitatory share of the target's input
-NEGATIVE = (44, 110, 178)  # blue: inhibitory
+POSITIVE = tuple(int(v) for v in palette.POSITIVE)
+NEGATIVE = tuple(int(v) for v in palette.NEGATIVE)
 
 
 def input_share(target: np.ndarray, weight: np.ndarray, n_nodes: int) -> np.ndarray:
@@ -45,6 +47,14 @@ def bucket_pen(bucket: int, dark: bool = False) -> QPen:
     pen = QPen(color)
     pen.setCosmetic(True)
     pen.setWidthF(1.0 if level < N_BINS - 1 else 2.0)
+    return pen
+
+
+def highlight_pen(sign: int) -> QPen:
+    """Pen for the clicked node's own edges, drawn over everything else."""
+    pen = QPen(QColor(*(POSITIVE if sign > 0 else NEGATIVE), 255))
+    pen.setCosmetic(True)
+    pen.setWidthF(2.5)
     return pen
 
 

@@ -49,8 +49,6 @@ class MainWindow(QMainWindow):
         self.doc: Document | None = None
         self.canvas = GraphCanvas(parent=self)
         self.setCentralWidget(self.canvas)
-        self.canvas.node_clicked.connect(self._on_node_clicked)
-        self.canvas.background_clicked.connect(lambda: self.doc and cmd.click(self.doc, None))
         self._error_box: QMessageBox | None = None
         self._build_status_bar()
         self._build_menus()
@@ -181,15 +179,6 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(files))
 
     # ---------------------------------------------------------------- editing
-
-    def _on_node_clicked(self, index: int, modifiers: object) -> None:
-        if self.doc is None:
-            return
-        nid = self.doc.graph.nodes.ids[index]
-        if modifiers & Qt.KeyboardModifier.ControlModifier:  # type: ignore[operator]
-            cmd.toggle_pin(self.doc, nid)
-        else:
-            cmd.click(self.doc, nid)
 
     def undo(self) -> None:
         if self.doc is not None:
