@@ -1,0 +1,95 @@
+"""Tiny seeded models and transcoders for the models/ tests (built on disk, nothing downloaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WORDS = ("the cat sat on a mat and dog ran to big small red blue green house tree car "
+         "went saw it was in of is up down fast slow old new day night sun moon star "
+         "sky sea river hill city town road king queen man woman boy girl one two three "
+         "four five").split()
+
+
+def build_tokenizer(out: Path) -> None:
+    """A whitespace word-level tokenizer with ``<s>`` as BOS (not added by default)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<unk>", "<s>", "</s>", "<pad>", *WORDS])}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", pad_token="<pad>")
+    fast.save_pretrained(out)
+
+
+def build_model(out: Path, arch: str = "llama", seed: int = 0, n_layers: int = 3,
+                d_model: int = 16, dtype: str = "float32") -> Path:
+    """Save a random tiny Llama or Gemma-2 (+ tokenizer) to ``out``."""
+    import torch
+    from transformers import AutoModelForCausalLM, Gemma2Config, LlamaConfig
+
+    n_vocab = len(WORDS) + 4
+    common = dict(vocab_size=n_vocab, hidden_size=d_model, intermediate_size=2 * d_model,
+                  num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
+                  head_dim=d_model // 4, max_position_embeddings=64, initializer_range=0.4,
+                  bos_token_id=1, eos_token_id=2, pad_token_id=3, tie_word_embeddings=False)
+    if arch == "llama":
+        cfg = LlamaConfig(**common)
+    elif arch == "gemma2":
+        cfg = Gemma2Config(**common, final_logit_softcapping=None, query_pre_attn_scalar=4,
+                           sliding_window=4, attn_logit_softcapping=50.0)
+    else:
+        raise ValueError(arch)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(cfg).to(getattr(torch, dtype))
+    with torch.no_grad():  # non-trivial norm weights, so norm handling is exercised
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.add_(0.3 * torch.randn_like(p))
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    build_tokenizer(out)
+    return out
+
+
+def build_transcoders(out: Path, kind: str = "plt", *, n_layers: int = 3, d_model: int = 16,
+                      n_features: int = 24, jump: bool = False, skip: bool = False,
+                      seed: int = 1, input_hook: str = "mlp.hook_in",
+                      output_hook: str = "mlp.hook_out") -> Path:
+    """Random transcoders in circuit-tracer's on-disk layout (FORMATS.md §4)."""
+    import torch
+    import yaml
+    from safetensors.torch import save_file
+
+    g = torch.Generator().manual_seed(seed)
+
+    def rnd(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return (torch.randn(*shape, generator=g) * scale).contiguous()
+
+    out.mkdir(parents=True, exist_ok=True)
+    f, d, L = n_features, d_model, n_layers
+    for i in range(L):
+        enc = rnd(f, d, scale=d ** -0.5)
+        b_enc = rnd(f, scale=0.2) - 0.3
+        thr = torch.rand(f, generator=g) * 0.4
+        if kind == "plt":
+            t = {"W_enc": enc, "W_dec": rnd(f, d, scale=0.3), "b_enc": b_enc,
+                 "b_dec": rnd(d, scale=0.1)}
+            if jump:
+                t["activation_function.threshold"] = thr
+            if skip:
+                t["W_skip"] = rnd(d, d, scale=0.1)
+            save_file(t, str(out / f"layer_{i}.safetensors"))
+        else:
+            t = {f"W_enc_{i}": enc, f"b_enc_{i}": b_enc, f"b_dec_{i}": rnd(d, scale=0.1)}
+            if jump:
+                t[f"threshold_{i}"] = thr
+            save_file(t, str(out / f"W_enc_{i}.safetensors"))
+            save_file({f"W_dec_{i}": rnd(f, L - i, d, scale=0.2)},
+                      str(out / f"W_dec_{i}.safetensors"))
+    cfg = {"model_kind": "transcoder_set" if kind == "plt" else "cross_layer_transcoder",
+           "feature_input_hook": input_hook, "feature_output_hook": output_hook,
+           "scan": f"tiny-{kind}"}
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return out
