@@ -134,7 +134,7 @@ def _torch_load(torch: Any, path: Path) -> Any:
             return torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         raise UnsafeFileError(path, f"refused to unpickle it: {_why_unsafe(str(exc))}") from None
-    except (EOFError, zipfile.BadZipFile) as exc:
+    except (EOFError, zipfile.BadZipFile, OSError) as exc:
         raise NotAGraphFileError(path, f"not a complete torch archive ({exc or 'truncated'})") \
             from None
     except RuntimeError as exc:
