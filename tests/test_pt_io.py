@@ -114,8 +114,6 @@ def test_truncated_archive(tmp_path: Path) -> None:
 
 def _resave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **changes) -> Path:
     """Re-save the current fixture with some fields changed, as the engine would pickle it."""
-    from circuitdesk.graph import pt_io
-
     d = _raw(CURRENT)
     for key, value in changes.items():
         if value is None:
@@ -123,12 +121,14 @@ def _resave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **changes) -> Path:
         else:
             d[key] = value
     d["logit_targets"] = torch.tensor([t.vocab_idx for t in d["logit_targets"]])
-    # Pickle our config stand-in under the engine's qualified name, as a real file has it.
+    # A plain class pickled under the engine's qualified name, as a real file has it.
     engine = types.ModuleType("circuit_tracer.utils.tl_nnsight_mapping")
-    engine.UnifiedConfig = pt_io.ModelConfig  # type: ignore[attr-defined]
+    config_cls = type("UnifiedConfig", (), {"__module__": engine.__name__})
+    engine.UnifiedConfig = config_cls  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, engine.__name__, engine)
-    monkeypatch.setattr(pt_io.ModelConfig, "__module__", engine.__name__)
-    monkeypatch.setattr(pt_io.ModelConfig, "__qualname__", "UnifiedConfig")
+    cfg = config_cls()
+    cfg.__dict__.update(d["cfg"].__dict__)
+    d["cfg"] = cfg
     out = tmp_path / "changed.pt"
     torch.save(d, out)
     return out
