@@ -125,6 +125,8 @@ def _resave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **changes) -> Path:
     engine = types.ModuleType("circuit_tracer.utils.tl_nnsight_mapping")
     config_cls = type("UnifiedConfig", (), {"__module__": engine.__name__})
     engine.UnifiedConfig = config_cls  # type: ignore[attr-defined]
+    for parent in ("circuit_tracer", "circuit_tracer.utils"):
+        monkeypatch.setitem(sys.modules, parent, types.ModuleType(parent))
     monkeypatch.setitem(sys.modules, engine.__name__, engine)
     cfg = config_cls()
     cfg.__dict__.update(d["cfg"].__dict__)
