@@ -13,12 +13,15 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import QLineF, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QBrush, QColor, QFont, QFontMetricsF, QGuiApplication, QImage, QPageLayout, QPageSize,
     QPainter, QPdfWriter, QPen, QPolygonF,
 )
 
+from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.document import Document
 from ..graph.errors import CircuitDeskError
 from ..graph.figure import ExportOptions, build_figure
@@ -105,8 +108,13 @@ def _draw_text(p: QPainter, t: TextItem, families: tuple[str, ...]) -> None:
         p.drawText(QPointF(t.x + dx, t.y), t.text)
 
 
-def paint_figure(p: QPainter, fig: Figure) -> None:
-    """Paint ``fig`` in its own px coordinates (scale the painter beforehand)."""
+def paint_figure(p: QPainter, fig: Figure, *, progress: Progress = no_progress,
+                 cancel: CancelToken = NEVER) -> None:
+    """Paint ``fig`` in its own px coordinates (scale the painter beforehand).
+
+    Edges are most of the work: ``cancel`` is checked and ``progress`` reported
+    between edge buckets.
+    """
     p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     if fig.background:
@@ -118,9 +126,13 @@ def paint_figure(p: QPainter, fig: Figure) -> None:
         p.drawLine(QLineF(ln.x0, ln.y0, ln.x1, ln.y1))
     p.save()
     p.setClipRect(QRectF(*fig.plot_rect))
+    total, done = max(fig.n_edges, 1), 0
     for b in fig.edges:
+        cancel.check()
         p.setPen(_pen(b.color, b.width))
         p.drawLines([QLineF(*row) for row in b.segments.tolist()])
+        done += b.segments.shape[0]
+        progress(0.9 * done / total, "drawing edges")
     for g in fig.nodes:
         _draw_glyph(p, g)
     p.restore()
@@ -133,9 +145,11 @@ def paint_figure(p: QPainter, fig: Figure) -> None:
             _draw_glyph(p, g)
         for t in fig.legend.texts:
             _draw_text(p, t, fig.font_families)
+    progress(1.0, "drawn")
 
 
-def render_image(fig: Figure, *, dpi: float = BASE_DPI) -> QImage:
+def render_image(fig: Figure, *, dpi: float = BASE_DPI, progress: Progress = no_progress,
+                 cancel: CancelToken = NEVER) -> QImage:
     """The figure as an image of ``width * dpi / 96`` by ``height * dpi / 96`` pixels."""
     if dpi <= 0:
         raise ExportError(f"DPI {dpi} must be positive")
@@ -150,20 +164,22 @@ def render_image(fig: Figure, *, dpi: float = BASE_DPI) -> QImage:
     painter = QPainter(image)
     try:
         painter.scale(scale, scale)
-        paint_figure(painter, fig)
+        paint_figure(painter, fig, progress=progress, cancel=cancel)
     finally:
         painter.end()
     return image
 
 
-def write_png(fig: Figure, path: str | Path, *, dpi: float = BASE_DPI) -> None:
+def write_png(fig: Figure, path: str | Path, *, dpi: float = BASE_DPI,
+              progress: Progress = no_progress, cancel: CancelToken = NEVER) -> None:
     """Render and save as PNG."""
-    image = render_image(fig, dpi=dpi)
+    image = render_image(fig, dpi=dpi, progress=progress, cancel=cancel)
     if not image.save(str(path), "PNG"):
         raise ExportError(f"{path}: could not write the PNG file")
 
 
-def write_pdf(fig: Figure, path: str | Path) -> None:
+def write_pdf(fig: Figure, path: str | Path, *, progress: Progress = no_progress,
+              cancel: CancelToken = NEVER) -> None:
     """Save as a one-page vector PDF the size of the figure."""
     ensure_gui_app()
     writer = QPdfWriter(str(path))
@@ -175,36 +191,46 @@ def write_pdf(fig: Figure, path: str | Path) -> None:
     if not painter.begin(writer):
         raise ExportError(f"{path}: could not write the PDF file")
     try:
-        paint_figure(painter, fig)
+        paint_figure(painter, fig, progress=progress, cancel=cancel)
     finally:
         painter.end()
 
 
-def export_document(doc: Document, options: ExportOptions, *, node_mask: object = None,
-                    edge_mask: object = None) -> Figure:
+def export_document(doc: Document, options: ExportOptions, *, node_mask: np.ndarray | None = None,
+                    edge_mask: np.ndarray | None = None, progress: Progress = no_progress,
+                    cancel: CancelToken = NEVER) -> Figure:
     """Build the figure of ``doc`` and write it as ``options.format`` to ``options.path``.
+
+    Safe on a worker thread when ``doc``'s graph and state are not replaced meanwhile
+    (the state is immutable; pass a snapshot Document if in doubt).
 
     Raises:
         ExportError: No path, an unknown format, or the file could not be written.
+        Cancelled: ``cancel`` was set.
     """
     if not options.path:
         raise ExportError("no output file given")
-    fig = build_figure(doc, options=options.figure, node_mask=node_mask,  # type: ignore[arg-type]
-                       edge_mask=edge_mask)  # type: ignore[arg-type]
-    write_figure(fig, options.path, options.format, dpi=options.dpi)
+    progress(0.0, "building figure")
+    fig = build_figure(doc.graph, state=doc.state, options=options.figure, node_mask=node_mask,
+                       edge_mask=edge_mask)
+    cancel.check()
+    write_figure(fig, options.path, options.format, dpi=options.dpi, progress=progress,
+                 cancel=cancel)
     return fig
 
 
-def write_figure(fig: Figure, path: str | Path, fmt: str, *, dpi: float = BASE_DPI) -> None:
+def write_figure(fig: Figure, path: str | Path, fmt: str, *, dpi: float = BASE_DPI,
+                 progress: Progress = no_progress, cancel: CancelToken = NEVER) -> None:
     """Write ``fig`` as ``fmt`` ("svg", "png" or "pdf")."""
     try:
         if fmt == "svg":
             write_svg(fig, path)
         elif fmt == "png":
-            write_png(fig, path, dpi=dpi)
+            write_png(fig, path, dpi=dpi, progress=progress, cancel=cancel)
         elif fmt == "pdf":
-            write_pdf(fig, path)
+            write_pdf(fig, path, progress=progress, cancel=cancel)
         else:
             raise ExportError(f"unknown export format {fmt!r} (use svg, png or pdf)")
     except OSError as exc:
         raise ExportError(f"{path}: {exc.strerror or exc}") from None
+    progress(1.0, "written")

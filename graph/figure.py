@@ -125,11 +125,11 @@ def build_figure(
               for s in state.supernodes]
     groups = [(name, rows) for name, rows in groups if rows.size]
     display, plain = _display_index(graph.n_nodes, nodes, groups)
-    centres = np.vstack([pxy[plain]] + [pxy[r].mean(axis=0, keepdims=True) for _, r in groups])
+    group_items = group_glyphs(groups, pxy, state, graph, theme, opts.font_size, fig.plot_rect)
+    centres = np.vstack([pxy[plain]] + [[(g.x, g.y)] for g, _ in group_items])
     fig.edges = _edge_buckets(graph, edges, display, centres, mapper, theme)
     shown = nodes & ~_grouped(graph.n_nodes, groups)
     fig.nodes = node_glyphs(graph, state, shown, pxy, layout, mapper, theme)
-    group_items = group_glyphs(groups, pxy, state, graph, theme, opts.font_size)
     fig.nodes += [g for g, _ in group_items]
     fig.texts += [t for _, t in group_items]
     add_axes(fig, graph, layout, mapper, opts, theme)

@@ -13,8 +13,8 @@ import numpy as np
 
 from .document import ViewState
 from .figure_style import (
-    PCT_SCALE, Figure, Legend, LineItem, NodeGlyph, RectItem, TextItem, Theme, edge_color,
-    text_width,
+    PCT_SCALE, Figure, Legend, LineItem, NodeGlyph, RectItem, TextItem, Theme, clean_text,
+    edge_color, text_width,
 )
 from .layout import CELL_SPAN, Layout, node_rows
 from .model import Graph, NodeKind
@@ -78,7 +78,7 @@ def token_text(graph: Graph, pos: int) -> str:
     tokens = graph.metadata.prompt_tokens
     if pos >= len(tokens):
         return str(pos)
-    tok = tokens[pos].replace("\n", "⏎").replace("\t", "⇥").strip()
+    tok = clean_text(tokens[pos].replace("\n", "⏎").replace("\t", "⇥"))
     tok = tok or "␣"
     return tok if len(tok) <= TOKEN_CHARS else tok[:TOKEN_CHARS - 1] + "…"
 
@@ -150,19 +150,32 @@ def node_glyphs(graph: Graph, state: ViewState, nodes: np.ndarray, pxy: np.ndarr
 
 
 def group_glyphs(groups: list[tuple[str, np.ndarray]], pxy: np.ndarray, state: ViewState,
-                 graph: Graph, theme: Theme, fs: float) -> list[tuple[NodeGlyph, TextItem]]:
-    """A rounded box with the group's name at its members' centroid, per supernode."""
-    out = []
+                 graph: Graph, theme: Theme, fs: float,
+                 plot: tuple[float, float, float, float]) -> list[tuple[NodeGlyph, TextItem]]:
+    """A rounded box with the group's name at its members' centroid, per supernode.
+
+    A box that would cover one already placed is nudged up or down until it is free.
+    """
+    out: list[tuple[NodeGlyph, TextItem]] = []
+    size = fs * 0.9
+    placed: list[tuple[float, float, float, float]] = []
     for name, rows in groups:
         cx, cy = (float(v) for v in pxy[rows].mean(axis=0))
         text = _clip(name, 28)
-        size = fs * 0.9
         w, h = text_width(text, size) + 12.0, size + 8.0
+        cx = min(max(cx, plot[0] + w / 2), plot[0] + plot[2] - w / 2)
+        for k in range(40):
+            step = (k + 1) // 2 * (h + 2.0) * (1 if k % 2 else -1)
+            y = min(max(cy + step, plot[1] + h / 2), plot[1] + plot[3] - h / 2)
+            box = (cx - w / 2, y - h / 2, cx + w / 2, y + h / 2)
+            if not any(_overlap(box, b) for b in placed):
+                break
+        placed.append(box)
         pinned = any(graph.nodes.ids[i] in state.pinned for i in rows)
-        glyph = NodeGlyph(cx, cy, "roundrect", w, h, theme.group_fill,
+        glyph = NodeGlyph(cx, y, "roundrect", w, h, theme.group_fill,
                           theme.pinned if pinned else theme.group_stroke, 1.5 if pinned else 1.0,
                           f"group:{name}", "supernode")
-        out.append((glyph, TextItem(cx, cy + 0.35 * size, text, size, theme.text, "middle",
+        out.append((glyph, TextItem(cx, y + 0.35 * size, text, size, theme.text, "middle",
                                     role="group")))
     return out
 
@@ -226,7 +239,7 @@ def node_label(graph: Graph, state: ViewState, i: int) -> str:
 
 
 def _clip(text: str, n: int) -> str:
-    text = " ".join(text.split())
+    text = clean_text(text)
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
@@ -235,6 +248,10 @@ def _label_order(graph: Graph, state: ViewState, nodes: np.ndarray, opts: Figure
     marked = [i for i in np.flatnonzero(nodes).tolist()
               if ids[i] in state.pinned or ids[i] in state.selected or ids[i] == state.clicked]
     marked.sort(key=lambda i: ids[i] not in state.pinned)
+    logits = np.flatnonzero(nodes & (graph.nodes.kind == NodeKind.LOGIT))
+    # Output logits are what a figure is about: label them, most probable first.
+    prob = np.nan_to_num(graph.nodes.token_prob[logits].astype(np.float64), nan=0.0)
+    marked += [i for i in logits[np.argsort(-prob, kind="stable")].tolist() if i not in marked]
     if not opts.all_labels:
         return marked
     rest = np.flatnonzero(nodes & (graph.nodes.kind != NodeKind.EMBEDDING))

@@ -180,12 +180,20 @@ def edge_color(theme: Theme, pct: float) -> str:
     """Colour of an edge carrying ``pct`` (signed share) of its target's input."""
     t = min(abs(pct) / PCT_SCALE, 1.0)
     # Start a quarter of the way in so that weak edges stay visible on the background.
-    return mix(theme.edge_zero, theme.edge_pos if pct >= 0 else theme.edge_neg, 0.25 + 0.75 * t)
+    return mix(theme.edge_zero, theme.edge_pos if pct >= 0 else theme.edge_neg, 0.15 + 0.85 * t)
 
 
 def edge_width(pct: float) -> float:
-    """Stroke width in px: 1 px at zero, 3.5 px at saturation (sqrt, as circuit-tracer)."""
-    return 1.0 + 2.5 * float(np.sqrt(min(abs(pct) / PCT_SCALE, 1.0)))
+    """Stroke width in px: 1 px at zero, 3 px at saturation (sqrt, as circuit-tracer)."""
+    return 1.0 + 2.0 * float(np.sqrt(min(abs(pct) / PCT_SCALE, 1.0)))
+
+
+_CONTROL = {c: None for c in [*range(32), *range(127, 160)]}
+
+
+def clean_text(text: str) -> str:
+    """``text`` on one line without control characters (which XML 1.0 cannot hold)."""
+    return " ".join(text.split()).translate(_CONTROL)
 
 
 def text_width(text: str, size: float) -> float:

@@ -85,6 +85,8 @@ def prune_masks(graph: Graph, node_threshold: float | None, edge_threshold: floa
             raise CircuitDeskError(f"--{name}-threshold {value} is outside [0, 1]")
     result = prune(graph, 0.8 if node_threshold is None else node_threshold,
                    0.98 if edge_threshold is None else edge_threshold, pinned=tuple(pinned))
+    for warning in getattr(result, "warnings", ()):
+        print(f"circuitdesk export: note: {warning}", file=sys.stderr)
     edge_mask = np.asarray(result.edge_mask, bool)
     if edge_mask.ndim == 2:  # a dense [target, source] mask: pick the graph's edges
         edge_mask = edge_mask[graph.target, graph.source]
