@@ -14,11 +14,20 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-
 from PySide6.QtCore import QLineF, QMarginsF, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
-    QBrush, QColor, QFont, QFontMetricsF, QGuiApplication, QImage, QPageLayout, QPageSize,
-    QPainter, QPdfWriter, QPen, QPolygonF,
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QGuiApplication,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QPen,
+    QPolygonF,
 )
 
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
@@ -174,7 +183,7 @@ def write_png(fig: Figure, path: str | Path, *, dpi: float = BASE_DPI,
               progress: Progress = no_progress, cancel: CancelToken = NEVER) -> None:
     """Render and save as PNG."""
     image = render_image(fig, dpi=dpi, progress=progress, cancel=cancel)
-    if not image.save(str(path), "PNG"):
+    if not image.save(str(path), "PNG"):  # type: ignore[call-overload]
         raise ExportError(f"{path}: could not write the PNG file")
 
 

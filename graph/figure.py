@@ -17,10 +17,23 @@ import numpy as np
 
 from .document import Document, ViewState
 from .figure_parts import (
-    Mapper, add_axes, add_labels, build_legend, group_glyphs, node_glyphs, plot_area,
+    Mapper,
+    add_axes,
+    add_labels,
+    build_legend,
+    group_glyphs,
+    node_glyphs,
+    plot_area,
 )
 from .figure_style import (
-    MAG_BINS, PCT_SCALE, THEMES, EdgeBucket, Figure, Theme, edge_color, edge_width,
+    MAG_BINS,
+    PCT_SCALE,
+    THEMES,
+    EdgeBucket,
+    Figure,
+    Theme,
+    edge_color,
+    edge_width,
 )
 from .layout import Layout, layer_layout
 from .model import Graph
@@ -228,7 +241,9 @@ def input_share(target: np.ndarray, weight: np.ndarray) -> np.ndarray:
         return weight.astype(np.float64)
     total = np.bincount(target, weights=np.abs(weight))
     denom = total[target]
-    return np.divide(weight, denom, out=np.zeros_like(weight, dtype=np.float64), where=denom > 0)
+    share: np.ndarray = np.divide(weight, denom, out=np.zeros_like(weight, dtype=np.float64),
+                                  where=denom > 0)
+    return share
 
 
 def _edge_buckets(graph: Graph, edges: np.ndarray, display: np.ndarray, centres: np.ndarray,

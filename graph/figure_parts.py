@@ -13,8 +13,17 @@ import numpy as np
 
 from .document import ViewState
 from .figure_style import (
-    PCT_SCALE, Figure, Legend, LineItem, NodeGlyph, RectItem, TextItem, Theme, clean_text,
-    edge_color, text_width,
+    PCT_SCALE,
+    Figure,
+    Legend,
+    LineItem,
+    NodeGlyph,
+    RectItem,
+    TextItem,
+    Theme,
+    clean_text,
+    edge_color,
+    text_width,
 )
 from .layout import CELL_SPAN, Layout, node_rows
 from .model import Graph, NodeKind
@@ -68,9 +77,10 @@ class Mapper:
     def segments_in_plot(self, seg: np.ndarray) -> np.ndarray:
         """Segments whose bounding box meets the plot (the renderers clip the rest)."""
         x, y, w, h = self.plot
-        return ((np.maximum(seg[:, 0], seg[:, 2]) >= x) & (np.minimum(seg[:, 0], seg[:, 2]) <= x + w)
+        hit: np.ndarray = ((np.maximum(seg[:, 0], seg[:, 2]) >= x) & (np.minimum(seg[:, 0], seg[:, 2]) <= x + w)
                 & (np.maximum(seg[:, 1], seg[:, 3]) >= y)
                 & (np.minimum(seg[:, 1], seg[:, 3]) <= y + h))
+        return hit
 
 
 def token_text(graph: Graph, pos: int) -> str:
@@ -130,10 +140,10 @@ def node_glyphs(graph: Graph, state: ViewState, nodes: np.ndarray, pxy: np.ndarr
                 layout: Layout, mapper: Mapper, theme: Theme) -> list[NodeGlyph]:
     """One glyph per drawn node, pinned and selected ones last (on top)."""
     size = node_size(graph, nodes, layout, mapper)
-    rows = np.flatnonzero(nodes & mapper.inside(pxy, pad=size))
     ids = graph.nodes.ids
     marked = state.pinned | state.selected
-    rows = sorted(rows.tolist(), key=lambda i: ids[i] in marked)
+    rows = sorted(np.flatnonzero(nodes & mapper.inside(pxy, pad=size)).tolist(),
+                  key=lambda i: ids[i] in marked)
     out = []
     for i in rows:
         kind = NodeKind(int(graph.nodes.kind[i]))
@@ -186,7 +196,7 @@ def add_axes(fig: Figure, graph: Graph, layout: Layout, mapper: Mapper, opts: Fi
     x, y, w_plot, h = fig.plot_rect
     y0, y1 = mapper.rect[1], mapper.rect[3]
     fs = opts.font_size * 0.9
-    rows = list(range(int(math.ceil(y0)), int(math.floor(y1)) + 1))
+    rows = list(range(math.ceil(y0), math.floor(y1) + 1))
     for r in rows:
         top = max(mapper.px(0, r + 0.5)[1], y)
         bot = min(mapper.px(0, r - 0.5)[1], y + h)
@@ -198,7 +208,7 @@ def add_axes(fig: Figure, graph: Graph, layout: Layout, mapper: Mapper, opts: Fi
         px = mapper.px(float(cx + w / 2), 0)[0]
         if x < px < x + w_plot:
             fig.lines.append(LineItem(px, y, px, y + h, sep, 1.0))
-    step = max(1, int(math.ceil(fs * 1.15 / max(mapper.sy, 1e-9))))
+    step = max(1, math.ceil(fs * 1.15 / max(mapper.sy, 1e-9)))
     top_row = max(layout.row_labels, default=0)
     for r, name in sorted(layout.row_labels.items()):
         if r in rows and (r % step == 0 or r in (0, top_row)):
@@ -349,7 +359,7 @@ def build_legend(fig: Figure, graph: Graph, nodes: np.ndarray, state: ViewState,
         leg.rects.append(RectItem(lx + k * sw_w, top, sw_w, 10.0, color))
     leg.rects.append(RectItem(lx, top, n * sw_w, 10.0, None, theme.axis, 0.5))
     ty = top + 10.0 + fs * 1.2
-    pct = int(round(PCT_SCALE * 100))
+    pct = round(PCT_SCALE * 100)
     for text, tx, anchor in ((f"−{pct}%", lx, "start"), ("0", lx + n * sw_w / 2, "middle"),
                              (f"+{pct}%", lx + n * sw_w, "end")):
         leg.texts.append(TextItem(tx, ty, text, fs * 0.9, theme.muted, anchor, role="legend"))  # type: ignore[arg-type]

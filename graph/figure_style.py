@@ -173,7 +173,7 @@ def _rgb(color: str) -> np.ndarray:
 def mix(a: str, b: str, t: float) -> str:
     """The colour ``t`` of the way from ``a`` to ``b`` (sRGB, t in [0, 1])."""
     c = _rgb(a) + (_rgb(b) - _rgb(a)) * min(max(t, 0.0), 1.0)
-    return "#" + "".join(f"{int(round(v)):02x}" for v in c)
+    return "#" + "".join(f"{round(v):02x}" for v in c)
 
 
 def edge_color(theme: Theme, pct: float) -> str:

@@ -20,7 +20,7 @@ _BAD_XML_CHARS = {c: None for c in range(32) if c not in (9, 10, 13)}
 def _n(v: float) -> str:
     """A coordinate rounded to 0.1 px without a trailing '.0'."""
     s = f"{v:.1f}"
-    return s[:-2] if s.endswith(".0") else s
+    return s.removesuffix(".0")
 
 
 def _attr(value: str) -> str:
@@ -79,11 +79,11 @@ def figure_to_svg(fig: Figure) -> str:
     fonts = ", ".join(f"'{f}'" if " " in f else f for f in fig.font_families)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{_n(fig.width)}" '
-        f'height="{_n(fig.height)}" viewBox="0 0 {_n(fig.width)} {_n(fig.height)}" '
-        f'font-family={_attr(fonts)}>',
-        f'<defs><clipPath id="plot"><rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" '
-        f'height="{_n(h)}"/></clipPath></defs>',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{_n(fig.width)}" '
+         f'height="{_n(fig.height)}" viewBox="0 0 {_n(fig.width)} {_n(fig.height)}" '
+         f'font-family={_attr(fonts)}>'),
+        (f'<defs><clipPath id="plot"><rect x="{_n(x)}" y="{_n(y)}" width="{_n(w)}" '
+         f'height="{_n(h)}"/></clipPath></defs>'),
     ]
     if fig.background:
         out.append(f'<rect width="100%" height="100%" fill="{fig.background}"/>')

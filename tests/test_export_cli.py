@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from circuitdesk.app.cli import main
 
 from .conftest import DATA, FIXTURES

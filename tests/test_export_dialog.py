@@ -7,15 +7,14 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtGui import QImage  # noqa: E402
+from circuitdesk.app.export_dialog import ExportDialog
+from circuitdesk.app.tasks import TaskRunner
+from circuitdesk.graph import load_graph
+from circuitdesk.graph.document import Document
+from circuitdesk.graph.session import state_from_qparams
+from PySide6.QtGui import QImage
 
-from circuitdesk.app.export_dialog import ExportDialog  # noqa: E402
-from circuitdesk.app.tasks import TaskRunner  # noqa: E402
-from circuitdesk.graph import load_graph  # noqa: E402
-from circuitdesk.graph.document import Document  # noqa: E402
-from circuitdesk.graph.session import state_from_qparams  # noqa: E402
-
-from .conftest import FIXTURES  # noqa: E402
+from .conftest import FIXTURES
 
 pytestmark = pytest.mark.gui
 

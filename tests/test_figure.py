@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from circuitdesk.graph import load_graph
 from circuitdesk.graph.document import Supernode, ViewState
 from circuitdesk.graph.figure import (
-    FigureOptions, aggregate_edges, build_figure, input_share,
+    FigureOptions,
+    aggregate_edges,
+    build_figure,
+    input_share,
 )
 from circuitdesk.graph.figure_style import LIGHT, EdgeBucket, Figure, edge_color
 from circuitdesk.graph.model import Graph, GraphMetadata, NodeKind, make_node_table
@@ -29,13 +31,14 @@ SVG = "{http://www.w3.org/2000/svg}"
 def _tiny() -> Graph:
     """e0 -> a, e0 -> b, a -> b, a -> c, b -> c, c -> logit; two positions, two layers."""
     rows = [
-        dict(id="e0", kind=NodeKind.EMBEDDING, layer=-1, position=0),
-        dict(id="a", kind=NodeKind.FEATURE, layer=0, position=0, label="feature <a> & \"A\""),
-        dict(id="b", kind=NodeKind.FEATURE, layer=0, position=1, label="b"),
-        dict(id="c", kind=NodeKind.FEATURE, layer=1, position=1, label="c\x01ctl"),
-        dict(id="err", kind=NodeKind.ERROR, layer=1, position=0),
-        dict(id="L", kind=NodeKind.LOGIT, layer=2, position=1, label='Output " Paris" (p=0.987)',
-             token_prob=0.987),
+        {"id": "e0", "kind": NodeKind.EMBEDDING, "layer": -1, "position": 0},
+        {"id": "a", "kind": NodeKind.FEATURE, "layer": 0, "position": 0,
+         "label": 'feature <a> & "A"'},
+        {"id": "b", "kind": NodeKind.FEATURE, "layer": 0, "position": 1, "label": "b"},
+        {"id": "c", "kind": NodeKind.FEATURE, "layer": 1, "position": 1, "label": "c\x01ctl"},
+        {"id": "err", "kind": NodeKind.ERROR, "layer": 1, "position": 0},
+        {"id": "L", "kind": NodeKind.LOGIT, "layer": 2, "position": 1,
+         "label": 'Output " Paris" (p=0.987)', "token_prob": 0.987},
     ]
     src = np.array([0, 0, 1, 1, 2, 4, 3], dtype=np.int64)
     dst = np.array([1, 2, 2, 3, 3, 3, 5], dtype=np.int64)
@@ -170,9 +173,8 @@ def _pixel(img: object, x: float, y: float) -> tuple[int, int, int]:
 @pytest.mark.gui
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_svg_and_png_agree_at_node_centres(qapp: object, tmp_path: Path, theme: str) -> None:
-    from PySide6.QtGui import QImage
-
     from circuitdesk.app.figure_png import render_image
+    from PySide6.QtGui import QImage
 
     exe = _rsvg()
     g = load_graph(FIXTURES["tc"])
