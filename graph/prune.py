@@ -18,8 +18,14 @@ import numpy as np
 from .cancel import NEVER, CancelToken, Progress, no_progress
 from .model import Graph, NodeKind
 from .scores import (
-    F32, CyclicGraphError, DenseOp, InfluenceOp, SparseOp, cumulative_shares, engine_threshold,
-    influence, logit_weights,
+    F32,
+    CyclicGraphError,
+    DenseOp,
+    SparseOp,
+    cumulative_shares,
+    engine_threshold,
+    influence,
+    logit_weights,
 )
 
 
