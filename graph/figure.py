@@ -22,6 +22,7 @@ from .figure_parts import (
     add_labels,
     build_legend,
     group_glyphs,
+    logit_headroom,
     node_glyphs,
     plot_area,
 )
@@ -62,6 +63,8 @@ class FigureOptions:
             scope ``"view"``.
         font_size: Base font size in px.
         title: Optional title line.
+        short_logit_labels: Label logits ``" Paris" (p=0.987)`` rather than with the
+            full clerp ``Output " Paris" (p=0.987)``.
         compact_rows: Close up layers with no visible node (not with scope ``"view"``,
             whose rectangle is in the canvas's coordinates).
     """
@@ -79,6 +82,7 @@ class FigureOptions:
     font_size: float = 11.0
     title: str = ""
     compact_rows: bool = True
+    short_logit_labels: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,8 @@ def build_figure(
     if opts.compact_rows and opts.scope != "view":
         layout, xy = compact_rows(layout, xy, nodes)
     rect = _view_rect(layout, opts)
-    fig, mapper = plot_area(graph, layout, rect, opts, theme)
+    fig, mapper = plot_area(graph, layout, rect, opts, theme,
+                            logit_headroom(graph, state, nodes, opts))
     pxy = mapper.to_px(xy)
     groups = [(s.name, np.flatnonzero(id_mask(graph, s.members) & nodes))
               for s in state.supernodes]

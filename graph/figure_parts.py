@@ -6,6 +6,7 @@ Helpers of :mod:`.figure`; everything here is in px and free of Qt.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 LEGEND_WIDTH = 190.0
 LABEL_CHARS = 34
+LOGIT_ANGLE = -60.0
+"""Logit labels slant up-right above their node, as in the web viewers, so a crowded
+output cell still gets every label."""
+_OUTPUT_CLERP = re.compile(r'^\s*output:?\s*(".*")\s*\(p=([-+0-9.eE]+)\)\s*$', re.IGNORECASE)
 TOKEN_CHARS = 14
 _KIND_NAMES = {
     NodeKind.FEATURE: "Transcoder feature",
@@ -94,12 +99,12 @@ def token_text(graph: Graph, pos: int) -> str:
 
 
 def plot_area(graph: Graph, layout: Layout, rect: tuple[float, float, float, float],
-              opts: FigureOptions, theme: Theme) -> tuple[Figure, Mapper]:
+              opts: FigureOptions, theme: Theme, headroom: float = 0.0) -> tuple[Figure, Mapper]:
     """An empty figure with its margins worked out, and the layout-to-px mapper."""
     fs = opts.font_size
     left = 12.0 + text_width("Logit", fs * 0.9)
     right = LEGEND_WIDTH + 12.0 if opts.legend else 16.0
-    top = 14.0 + (fs * 1.4 + 8.0 if opts.title else 0.0)
+    top = 14.0 + (fs * 1.4 + 8.0 if opts.title else 0.0) + headroom
     plot_w = max(opts.width - left - right, 20.0)
     scale = plot_w / max(rect[2] - rect[0], 1e-9)
     ticks = token_ticks(graph, layout, rect)
@@ -248,6 +253,28 @@ def node_label(graph: Graph, state: ViewState, i: int) -> str:
     return text.strip() or fallback_label(graph, i)
 
 
+def logit_label(graph: Graph, state: ViewState, i: int, short: bool = True) -> str:
+    """A logit's label; ``short`` turns ``Output " Paris" (p=0.987)`` into ``" Paris" (p=0.987)``
+    (the row is already labelled "Logit"). A user's own label is kept as is."""
+    text = node_label(graph, state, i)
+    if not short or graph.nodes.ids[i] in state.labels:
+        return text
+    m = _OUTPUT_CLERP.match(text)
+    return f"{m.group(1)} (p={m.group(2)})" if m else text
+
+
+def logit_headroom(graph: Graph, state: ViewState, nodes: np.ndarray, opts: FigureOptions
+                   ) -> float:
+    """Space above the plot for the slanted logit labels (0 when there are none)."""
+    logits = np.flatnonzero(nodes & (graph.nodes.kind == NodeKind.LOGIT))
+    if not opts.labels or not logits.size:
+        return 0.0
+    longest = max(text_width(_clip(logit_label(graph, state, int(i), opts.short_logit_labels),
+                                   LABEL_CHARS),
+                             opts.font_size * 0.85) for i in logits)
+    return min(longest * math.sin(math.radians(-LOGIT_ANGLE)) + 8.0, opts.height * 0.25)
+
+
 def _clip(text: str, n: int) -> str:
     text = clean_text(text)
     return text if len(text) <= n else text[:n - 1] + "…"
@@ -290,9 +317,15 @@ def add_labels(fig: Figure, graph: Graph, state: ViewState, nodes: np.ndarray, p
         if shown >= opts.max_labels:
             skipped += 1
             continue
+        cx, cy = float(pxy[i, 0]), float(pxy[i, 1])
+        if graph.nodes.kind[i] == NodeKind.LOGIT:
+            text = _clip(logit_label(graph, state, i, opts.short_logit_labels), LABEL_CHARS)
+            fig.texts.append(TextItem(cx + 1.0, cy - glyph_w[nid] / 2 - 3.0, text, fs, theme.text,
+                                      role="label", rotate=LOGIT_ANGLE))
+            shown += 1
+            continue
         text = _clip(node_label(graph, state, i), LABEL_CHARS)
         tw, r = text_width(text, fs), glyph_w[nid] / 2 + 2.0
-        cx, cy = float(pxy[i, 0]), float(pxy[i, 1])
         for lx, ly, anchor in ((cx + r, cy, "start"), (cx - r, cy, "end"),
                                (cx, cy - r - fs * 0.6, "middle"), (cx, cy + r + fs * 0.6, "middle")):
             left = lx if anchor == "start" else lx - tw if anchor == "end" else lx - tw / 2

@@ -25,7 +25,7 @@ def test_svg_export_of_a_fixture(tmp_path: Path, capsys: pytest.CaptureFixture[s
                  "--height", "600"]) == 0
     root = ET.parse(out).getroot()
     assert root.get("width") == "900" and root.get("height") == "600"
-    assert 'Output " Austin" (p=0.396)' in _texts(out, "label")
+    assert '" Austin" (p=0.396)' in _texts(out, "label")
     assert "wrote" in capsys.readouterr().out
 
 

@@ -82,7 +82,9 @@ def test_tiny_figure_glyphs_labels_and_edge_colours() -> None:
     svg = figure_to_svg(fig)
     labels = _svg_texts(svg, "label")
     assert sorted(labels) == sorted([t.text for t in fig.texts if t.role == "label"])
-    assert 'Output " Paris" (p=0.987)' in labels and 'feature <a> & "A"' in labels
+    assert '" Paris" (p=0.987)' in labels and 'feature <a> & "A"' in labels
+    full = build_figure(g, state=state, options=FigureOptions(short_logit_labels=False))
+    assert 'Output " Paris" (p=0.987)' in [t.text for t in full.texts if t.role == "label"]
     assert "cctl" in labels  # the control character is dropped, not written raw
     assert _svg_texts(svg, "tick-x") == ["<bos>", "Paris"]
     assert _svg_texts(svg, "tick-y") == ["Emb", "L0", "L1", "Logit"]

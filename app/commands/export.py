@@ -39,6 +39,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-legend", action="store_true")
     p.add_argument("--transparent", action="store_true", help="no background")
     p.add_argument("--title", default="")
+    p.add_argument("--full-logit-labels", action="store_true",
+                   help='label logits with the whole clerp (Output " Paris" (p=0.987))')
     p.add_argument("--subgraph", action="store_true",
                    help="only pinned nodes and supernodes (needs --session)")
     p.add_argument("--node-threshold", type=float, default=None)
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         width=args.width, height=args.height, theme=args.theme, labels=not args.no_labels,
         all_labels=args.all_labels, max_labels=args.max_labels, transparent=args.transparent,
         legend=not args.no_legend, title=args.title,
+        short_logit_labels=not args.full_logit_labels,
         scope="subgraph" if args.subgraph else "graph")
     fig = build_figure(graph, state=state, options=options, node_mask=node_mask,
                        edge_mask=edge_mask)
