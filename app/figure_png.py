@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.document import Document
-from ..graph.errors import CircuitDeskError
+from ..graph.errors import Cancelled, CircuitDeskError
 from ..graph.figure import ExportOptions, build_figure
 from ..graph.figure_style import Figure, NodeGlyph, RectItem, TextItem
 from ..graph.svg_writer import write_svg
@@ -134,17 +134,19 @@ def paint_figure(p: QPainter, fig: Figure, *, progress: Progress = no_progress,
         p.setPen(_pen(ln.color, ln.width))
         p.drawLine(QLineF(ln.x0, ln.y0, ln.x1, ln.y1))
     p.save()
-    p.setClipRect(QRectF(*fig.plot_rect))
-    total, done = max(fig.n_edges, 1), 0
-    for b in fig.edges:
-        cancel.check()
-        p.setPen(_pen(b.color, b.width))
-        p.drawLines([QLineF(*row) for row in b.segments.tolist()])
-        done += b.segments.shape[0]
-        progress(0.9 * done / total, "drawing edges")
-    for g in fig.nodes:
-        _draw_glyph(p, g)
-    p.restore()
+    try:
+        p.setClipRect(QRectF(*fig.plot_rect))
+        total, done = max(fig.n_edges, 1), 0
+        for b in fig.edges:
+            cancel.check()
+            p.setPen(_pen(b.color, b.width))
+            p.drawLines([QLineF(*row) for row in b.segments.tolist()])
+            done += b.segments.shape[0]
+            progress(0.9 * done / total, "drawing edges")
+        for g in fig.nodes:
+            _draw_glyph(p, g)
+    finally:
+        p.restore()
     for t in fig.texts:
         _draw_text(p, t, fig.font_families)
     if fig.legend is not None:
@@ -201,8 +203,13 @@ def write_pdf(fig: Figure, path: str | Path, *, progress: Progress = no_progress
         raise ExportError(f"{path}: could not write the PDF file")
     try:
         paint_figure(painter, fig, progress=progress, cancel=cancel)
-    finally:
+    except Cancelled:
         painter.end()
+        Path(path).unlink(missing_ok=True)  # no half-drawn PDF left behind
+        raise
+    finally:
+        if painter.isActive():
+            painter.end()
 
 
 def export_document(doc: Document, options: ExportOptions, *, node_mask: np.ndarray | None = None,

@@ -137,7 +137,7 @@ def build_figure(
         layout, xy = compact_rows(layout, xy, nodes)
     rect = _view_rect(layout, opts)
     fig, mapper = plot_area(graph, layout, rect, opts, theme,
-                            logit_headroom(graph, state, nodes, opts))
+                            logit_headroom(graph, state, nodes, xy, rect, opts))
     pxy = mapper.to_px(xy)
     groups = [(s.name, np.flatnonzero(id_mask(graph, s.members) & nodes))
               for s in state.supernodes]
@@ -154,7 +154,7 @@ def build_figure(
     if opts.labels:
         add_labels(fig, graph, state, shown, pxy, mapper, opts, theme)
     if opts.legend:
-        fig.legend = build_legend(fig, graph, nodes, state, bool(groups), opts, theme)
+        fig.legend = build_legend(fig, opts, theme)
     return fig
 
 

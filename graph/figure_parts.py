@@ -263,10 +263,12 @@ def logit_label(graph: Graph, state: ViewState, i: int, short: bool = True) -> s
     return f"{m.group(1)} (p={m.group(2)})" if m else text
 
 
-def logit_headroom(graph: Graph, state: ViewState, nodes: np.ndarray, opts: FigureOptions
-                   ) -> float:
-    """Space above the plot for the slanted logit labels (0 when there are none)."""
-    logits = np.flatnonzero(nodes & (graph.nodes.kind == NodeKind.LOGIT))
+def logit_headroom(graph: Graph, state: ViewState, nodes: np.ndarray, xy: np.ndarray,
+                   rect: tuple[float, float, float, float], opts: FigureOptions) -> float:
+    """Space above the plot for the slanted labels of the logits in view (0 when none)."""
+    inside = ((xy[:, 0] >= rect[0]) & (xy[:, 0] <= rect[2])
+              & (xy[:, 1] >= rect[1]) & (xy[:, 1] <= rect[3]))
+    logits = np.flatnonzero(nodes & inside & (graph.nodes.kind == NodeKind.LOGIT))
     if not opts.labels or not logits.size:
         return 0.0
     longest = max(text_width(_clip(logit_label(graph, state, int(i), opts.short_logit_labels),
@@ -357,20 +359,19 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def build_legend(fig: Figure, graph: Graph, nodes: np.ndarray, state: ViewState, groups: bool,
-                 opts: FigureOptions, theme: Theme) -> Legend:
-    """The key to the right of the plot: glyph kinds present, then the edge colour scale."""
+def build_legend(fig: Figure, opts: FigureOptions, theme: Theme) -> Legend:
+    """The key to the right of the plot: the glyph kinds drawn, then the edge colour scale."""
     fs = opts.font_size * 0.9
     px, py, pw, _ = fig.plot_rect
     lx, ly = px + pw + 22.0, py + 4.0
     leg = Legend()
-    kinds = set(graph.nodes.kind[nodes].tolist())
+    drawn = {g.kind for g in fig.nodes}  # only what the figure shows (scope "view" crops)
     entries: list[tuple[str, str, str, str, float]] = [
         (_SHAPES[k], theme.fill[k.label], theme.stroke, name, 0.75)
-        for k, name in _KIND_NAMES.items() if int(k) in kinds]
-    if groups:
+        for k, name in _KIND_NAMES.items() if k.label in drawn]
+    if "supernode" in drawn:
         entries.append(("roundrect", theme.group_fill, theme.group_stroke, "Supernode", 1.0))
-    if state.pinned & {graph.nodes.ids[i] for i in np.flatnonzero(nodes)}:
+    if any(g.stroke == theme.pinned for g in fig.nodes):
         entries.append(("circle", theme.fill["feature"], theme.pinned, "Pinned", 2.0))
     row = fs * 1.7
     leg.texts.append(TextItem(lx, ly + fs, "Nodes", fs, theme.text, role="legend", bold=True))
