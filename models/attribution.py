@@ -34,8 +34,11 @@ class LinearRun(Run):
         self.embed: torch.Tensor | None = None
         self.final: torch.Tensor | None = None
 
+    def scale_for(self, idx: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return norm_scale(module, x).detach()
+
     def on_norm(self, idx: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return norm_apply(module, x, norm_scale(module, x).detach())
+        return norm_apply(module, x, self.scale_for(idx, module, x))
 
     def on_pattern(self, layer: int, weights: torch.Tensor) -> torch.Tensor:
         return weights.detach()
@@ -72,6 +75,10 @@ class _Sources:
 
 def _sources(rm: ReplacementModel, clean: RecordRun, ids: list[int]
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, _Sources]:
+    # Token sources are the embedding module's real output: transformers 5 folds Gemma's
+    # sqrt(d) scale into it, and the engine's W_E[tokens] (under transformers 4) means the
+    # vector that enters the residual stream.
+    assert clean.embed is not None
     tc, L = rm.tc, rm.n_layers
     acts = torch.stack([feature_activations(rm, l, clean.ins[l][0]) for l in range(L)])
     idx = acts.nonzero()  # row-major, so sorted by (layer, pos, feature)
@@ -93,7 +100,7 @@ def _sources(rm: ReplacementModel, clean: RecordRun, ids: list[int]
         loc_layer=torch.cat(layers) if layers else empty, loc_pos=torch.cat(poss) if poss else empty,
         loc_feat=torch.cat(feats) if feats else empty,
         loc_vec=torch.cat(vecs) if vecs else torch.zeros(0, rm.d_model, dtype=rm.dtype),
-        errors=torch.zeros(0), tokens=rm.w_e[torch.tensor(ids)].detach(), n_active=len(idx))
+        errors=torch.zeros(0), tokens=clean.embed[0].detach(), n_active=len(idx))
     n = len(ids)
     recon = torch.zeros(L * n, rm.d_model, dtype=rm.dtype).index_add_(
         0, src.loc_layer * n + src.loc_pos, src.loc_vec).reshape(L, n, rm.d_model)

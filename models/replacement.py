@@ -34,6 +34,10 @@ ATTN_NAME = "circuitdesk"
 class Run:
     """Does nothing at every site; subclasses override what they need."""
 
+    def scale_for(self, idx: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The scale this run gives norm ``idx`` (live, frozen or cut from the gradient)."""
+        return norm_scale(module, x)
+
     def on_norm(self, idx: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
         return None
 
@@ -152,6 +156,7 @@ class ReplacementModel:
         me = weakref.ref(self)
         gemma = hasattr(self.layers[0], "pre_feedforward_layernorm")
         norms = [m for m in self.hf.modules() if type(m).__name__.endswith("RMSNorm")]
+        norm_idx = {id(m): i for i, m in enumerate(norms)}
         for idx, m in enumerate(norms):
             self._handles.append(m.register_forward_hook(_norm_hook(me, idx)))
         in_site = HOOK_ALIASES[self.tc.input_hook]
@@ -162,6 +167,8 @@ class ReplacementModel:
             if in_site == "mlp_in":
                 h = norm.register_forward_hook(
                     lambda _m, _a, out, layer=layer: _call(me, "on_in", layer, out))
+            elif in_site == "normalized":
+                h = norm.register_forward_hook(_normalized_hook(me, layer, norm_idx[id(norm)]))
             else:
                 h = norm.register_forward_pre_hook(
                     lambda _m, args, layer=layer: _call(me, "on_in", layer, args[0]))
@@ -211,6 +218,18 @@ def _call(ref: weakref.ref[ReplacementModel], name: str, *args: Any) -> Any:
     if owner is None or owner.run is None:
         return None
     return getattr(owner.run, name)(*args)
+
+
+def _normalized_hook(ref: weakref.ref[ReplacementModel], layer: int, idx: int) -> Any:
+    """``ln2.hook_normalized``: the norm's input times its scale, before the weight."""
+    def hook(module: nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> None:
+        owner = ref()
+        if owner is None or owner.run is None:
+            return None
+        x = args[0]
+        owner.run.on_in(layer, x.to(torch.float32) * owner.run.scale_for(idx, module, x))
+        return None
+    return hook
 
 
 def _norm_hook(ref: weakref.ref[ReplacementModel], idx: int) -> Any:

@@ -23,9 +23,18 @@ class RecordRun(Run):
         self.patterns: dict[int, torch.Tensor] = {}
         self.ins: dict[int, torch.Tensor] = {}
         self.outs: dict[int, torch.Tensor] = {}
+        self.embed: torch.Tensor | None = None
+
+    def scale_for(self, idx: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        self.scales[idx] = norm_scale(module, x)
+        return self.scales[idx]
 
     def on_norm(self, idx: int, module: nn.Module, x: torch.Tensor) -> None:
-        self.scales[idx] = norm_scale(module, x)
+        self.scale_for(idx, module, x)
+        return None
+
+    def on_embed(self, out: torch.Tensor) -> None:
+        self.embed = out
         return None
 
     def on_pattern(self, layer: int, weights: torch.Tensor) -> torch.Tensor:
@@ -83,6 +92,11 @@ class PatchRun(Run):
                 self._by_layer.setdefault(int(iv.layer), {})[
                     (row, int(iv.pos), int(iv.feature))] = float(iv.value)
         self._range = self.constrained if self.constrained else range(rm.n_layers)
+
+    def scale_for(self, idx: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.freeze_scales and self.clean is not None:
+            return self.clean.scales[idx]
+        return norm_scale(module, x)
 
     def on_norm(self, idx: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
         if self.freeze_scales and self.clean is not None:

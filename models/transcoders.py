@@ -19,7 +19,7 @@ from .protocol import ModelLoadError
 
 HOOK_ALIASES = {
     "mlp.hook_in": "mlp_in",
-    "ln2.hook_normalized": "mlp_in",
+    "ln2.hook_normalized": "normalized",
     "hook_resid_mid": "resid_mid",
     "mlp.hook_out": "mlp_out",
     "hook_mlp_out": "mlp_out",
@@ -81,7 +81,7 @@ class Transcoders:
 
     def encode(self, layer: int, x: torch.Tensor, apply_activation: bool = True) -> torch.Tensor:
         """Pre-activations (or activations) ``[..., F]`` of layer ``layer`` for inputs ``x``."""
-        pre = x @ self.w_enc[layer].T + self.b_enc[layer]
+        pre = x.to(self.w_enc.dtype) @ self.w_enc[layer].T + self.b_enc[layer]
         return self.activate(layer, pre) if apply_activation else pre
 
     def skip(self, layer: int, x: torch.Tensor) -> torch.Tensor | None:

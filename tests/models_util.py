@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 WORDS = ("the cat sat on a mat and dog ran to big small red blue green house tree car "
@@ -21,6 +22,11 @@ def build_tokenizer(out: Path) -> None:
     fast = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>",
                                    unk_token="<unk>", pad_token="<pad>")
     fast.save_pretrained(out)
+    # transformers 5 writes "TokenizersBackend", which 4.x (the engine's pin) cannot read.
+    cfg_path = out / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+    cfg_path.write_text(json.dumps(cfg))
 
 
 def build_model(out: Path, arch: str = "llama", seed: int = 0, n_layers: int = 3,
