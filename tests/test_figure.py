@@ -19,6 +19,7 @@ from circuitdesk.graph.figure import (
     input_share,
 )
 from circuitdesk.graph.figure_style import LIGHT, EdgeBucket, Figure, edge_color
+from circuitdesk.graph.layout import layer_layout
 from circuitdesk.graph.model import Graph, GraphMetadata, NodeKind, make_node_table
 from circuitdesk.graph.session import state_from_qparams
 from circuitdesk.graph.svg_writer import figure_to_svg
@@ -88,6 +89,19 @@ def test_tiny_figure_glyphs_labels_and_edge_colours() -> None:
     assert "cctl" in labels  # the control character is dropped, not written raw
     assert _svg_texts(svg, "tick-x") == ["<bos>", "Paris"]
     assert _svg_texts(svg, "tick-y") == ["Emb", "L0", "L1", "Logit"]
+
+
+def test_moved_node_is_drawn_where_the_user_put_it() -> None:
+    g = _tiny()
+    ax, ay = layer_layout(g).xy[g.index_of("a")]
+    opts = FigureOptions(compact_rows=False)
+    before = {n.node_id: (n.x, n.y) for n in build_figure(g, options=opts).nodes}
+    moved = ViewState(positions={"b": (float(ax), float(ay) + 1.0)})  # one row above a
+    after = {n.node_id: (n.x, n.y) for n in build_figure(g, state=moved, options=opts).nodes}
+    row_px = before["e0"][1] - before["a"][1]  # e0 is one row below a
+    assert after["b"][0] == pytest.approx(after["a"][0])
+    assert after["a"][1] - after["b"][1] == pytest.approx(row_px)
+    assert after["e0"] == before["e0"]
 
 
 def test_supernode_drawn_as_one_box_with_its_name() -> None:
