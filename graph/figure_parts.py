@@ -5,6 +5,7 @@ Helpers of :mod:`.figure`; everything here is in px and free of Qt.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -224,7 +225,7 @@ def add_axes(fig: Figure, graph: Graph, layout: Layout, mapper: Mapper, opts: Fi
     rotate = any(text_width(t, opts.font_size) > 0.95 * cw * mapper.sx for _, t, cw in ticks)
     fig.lines.append(LineItem(x, y + h, x + w_plot, y + h, theme.axis, 1.0))
     xs = [mapper.px(cx, 0)[0] for cx, _, _ in ticks]
-    gap = min((b - a for a, b in zip(xs, xs[1:])), default=fs * 2)
+    gap = min((b - a for a, b in itertools.pairwise(xs)), default=fs * 2)
     every = max(1, math.ceil(opts.font_size * 1.15 / max(gap, 1e-9)))  # long prompts: thin out
     for k, (px, (_, text, _)) in enumerate(zip(xs, ticks)):
         fig.lines.append(LineItem(px, y + h, px, y + h + 4.0, theme.axis, 1.0))
