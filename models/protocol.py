@@ -120,6 +120,10 @@ class ReplacementBackend(Protocol):
         """Token ids as the engine runs them (BOS prepended when the tokenizer omits it)."""
         ...
 
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens (e.g. for a logit target)."""
+        ...
+
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         """Each id decoded on its own."""
         ...

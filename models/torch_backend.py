@@ -72,6 +72,9 @@ class TorchBackend:
                                     f"(size {self.vocab_size})")
         return ids
 
+    def encode(self, text: str) -> list[int]:
+        return [int(i) for i in self.rm.tokenizer(text, add_special_tokens=False)["input_ids"]]
+
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         return [self.rm.tokenizer.decode([int(i)]) for i in ids]
 
