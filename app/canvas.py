@@ -30,6 +30,10 @@ from .labels import ZOOM_PX_PER_ROW, LabelLayer, choose_rows, drop_overlapping
 from .palette import share_rgb
 from .viewbox import CanvasViewBox
 
+# pyqtgraph drops mouse moves closer than 10 ms apart, final resting position included;
+# we throttle hover ourselves (with a trailing call), so let every event through.
+pg.setConfigOptions(mouseRateLimit=0)
+
 GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
     NodeKind.FEATURE: ("o", (130, 130, 130)),
     NodeKind.ERROR: ("d", (190, 190, 190)),
@@ -167,6 +171,8 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
             self._doc = None
 
     def set_prune_masks(self, node_mask: np.ndarray | None, edge_mask: np.ndarray | None) -> None:
+        if self._doc is not None and node_mask is not None and len(node_mask) != self._doc.graph.n_nodes:
+            return  # a result for a graph that is no longer open
         self._prune_nodes, self._prune_edges = node_mask, edge_mask
         self.rebuild()
 
@@ -228,6 +234,8 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         if self._doc is None or self.layout_ is None:
             return
         graph, state = self._doc.graph, self._doc.state
+        if len(self.layout_.xy) != graph.n_nodes:
+            return  # the graph was just replaced; _on_graph_replaced rebuilds
         self.xy = self.node_positions()
         self.node_visible, self.edge_visible = visible_masks(
             graph, hidden=state.hidden, pinned=state.pinned,

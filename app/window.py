@@ -1,29 +1,39 @@
-"""The main window: menus, canvas, status bar; loading runs through the task runner."""
+"""The main window: canvas, docks, toolbar, status bar; loading and pruning run as tasks."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QProgressBar, QWidget,
+    QDockWidget, QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QWidget,
 )
 
-from ..graph import document as cmd
 from ..graph.document import Document
 from ..graph.load import load_graph
 from ..graph.model import Graph
-from ..graph.session import state_from_qparams
+from ..graph.prune import prune
+from ..graph.scores import graph_scores
+from ..graph.search import search
+from ..graph.session import save_session, state_from_qparams
+from .actions import build_menus
 from .canvas import GraphCanvas
+from .panels import ConnectionsPanel, DetailPanel
+from .prune_bar import PruneBar
 from .resources import app_icon, demo_graph_path
+from .session_io import autosave_path, read_autosave, write_autosave
+from .subgraph import SubgraphView
 from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
-FILE_FILTER = "Attribution graphs (*.json *.pt);;JSON graphs (*.json);;circuit-tracer graphs (*.pt);;All files (*)"
+FILE_FILTER = ("Attribution graphs (*.json *.pt);;JSON graphs (*.json);;"
+               "circuit-tracer graphs (*.pt);;All files (*)")
+AUTOSAVE_MS = 1500
 
 
 class MainWindow(QMainWindow):
@@ -32,30 +42,63 @@ class MainWindow(QMainWindow):
     Signals:
         graph_loaded(str path): a graph was opened and drawn.
         load_failed(str message): a file could not be opened (the old graph stays).
+        pruned(): a prune result was applied to the canvas.
     """
 
     graph_loaded = Signal(str)
     load_failed = Signal(str)
+    pruned = Signal()
 
     def __init__(self, settings: QSettings | None = None, runner: TaskRunner | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("CircuitDesk")
         self.setWindowIcon(app_icon())
-        self.resize(1200, 900)
+        self.resize(1400, 900)
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("CircuitDesk", "CircuitDesk")
         self.runner = runner or TaskRunner(self)
         self.doc: Document | None = None
+        self.prune_result: Any = None
+        self._whole_scores: tuple[int, Any] | None = None
+        self._error_box: QMessageBox | None = None
+        self.restore_box: QMessageBox | None = None
         self.canvas = GraphCanvas(parent=self)
         self.setCentralWidget(self.canvas)
-        self._error_box: QMessageBox | None = None
+        self.connections = ConnectionsPanel(lambda: self.canvas.edge_visible, lambda: self.canvas.share)
+        self.details = DetailPanel()
+        self.subgraph = SubgraphView()
+        self.docks = {name: self._dock(title, widget, area) for name, title, widget, area in (
+            ("connections", "Connections", self.connections, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("details", "Node", self.details, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("subgraph", "Subgraph (pinned)", self.subgraph, Qt.DockWidgetArea.BottomDockWidgetArea),
+        )}
+        self.prune_bar = PruneBar()
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search label, id, L12, token…  (Ctrl+F)")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.returnPressed.connect(self.run_search)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.addWidget(self.prune_bar)
+        toolbar.addSeparator()
+        toolbar.addWidget(self.search_box)
         self._build_status_bar()
-        self._build_menus()
+        build_menus(self)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(AUTOSAVE_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
         self.runner.job_progressed.connect(self._on_progress)
-        self.runner.job_cancelled.connect(self._hide_progress)
+        self.runner.job_cancelled.connect(lambda kind: self.progress.hide())
+        self.runner.job_failed.connect(self._on_job_failed)
 
-    # ---------------------------------------------------------------- UI set-up
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
 
     def _build_status_bar(self) -> None:
         self.counts_label = QLabel("No graph")
@@ -65,30 +108,6 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.statusBar().addPermanentWidget(self.counts_label)
         self.statusBar().addPermanentWidget(self.progress)
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.open_action = self._action(file_menu, "&Open…", self.choose_file, QKeySequence.StandardKey.Open)
-        self.recent_menu = QMenu("Open &Recent", self)
-        file_menu.addMenu(self.recent_menu)
-        self._action(file_menu, "Open &Demo Graph", self.open_demo)
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
-        edit = self.menuBar().addMenu("&Edit")
-        self.undo_action = self._action(edit, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(edit, "&Redo", self.redo, QKeySequence("Ctrl+Shift+Z"))
-        view = self.menuBar().addMenu("&View")
-        self._action(view, "&Reset View", self.canvas.reset_view, QKeySequence("Ctrl+0"))
-        self._refresh_recent()
-
-    def _action(self, menu: QMenu, text: str, slot: object,
-                shortcut: QKeySequence | QKeySequence.StandardKey | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(shortcut)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
 
     # ---------------------------------------------------------------- opening
 
@@ -112,28 +131,30 @@ class MainWindow(QMainWindow):
         )
 
     def _on_progress(self, kind: str, fraction: float, phase: str) -> None:
+        self.progress.show()
         self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{phase} %p%")
-
-    def _hide_progress(self, *_: object) -> None:
-        self.progress.hide()
+        self.progress.setFormat(f"{kind}: {phase} %p%")
 
     def _on_loaded(self, path: str, graph: Graph) -> None:
         self.progress.hide()
+        self.autosave()  # the graph being replaced keeps its edits
         state = state_from_qparams(graph)
+        self.prune_result = None
         if self.doc is None:
             self.doc = Document(graph, Path(path), state)
+            # widgets first, so they have redrawn the new graph before the window re-prunes
+            for widget in (self.canvas, self.connections, self.details, self.subgraph, self.prune_bar):
+                widget.set_document(self.doc)
             self.doc.state_changed.connect(self._on_state_changed)
-            self.canvas.set_document(self.doc)
+            self.doc.graph_replaced.connect(self._on_graph_replaced)
+            self._on_graph_replaced()
         else:
             self.doc.replace_graph(graph, Path(path), state)
         self._remember(path)
-        title = graph.metadata.prompt or Path(path).name
         self.setWindowTitle(f"{Path(path).name} — CircuitDesk")
         note = f" ({len(graph.warnings)} warning(s): {graph.warnings[0]})" if graph.warnings else ""
-        self.statusBar().showMessage(f"Opened {title!r}{note}", 10000)
-        self._update_counts()
-        self._update_undo_actions()
+        self.statusBar().showMessage(f"Opened {graph.metadata.prompt or Path(path).name!r}{note}", 10000)
+        self._offer_restore(Path(path), graph)
         self.graph_loaded.emit(path)
 
     def _on_load_error(self, path: str, exc: BaseException) -> None:
@@ -142,6 +163,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Could not open {Path(path).name}", 10000)
         self.show_error("Could not open graph", message)
         self.load_failed.emit(message)
+
+    def _on_job_failed(self, kind: str, message: str) -> None:
+        if kind != "load":
+            self.show_error(f"{kind.capitalize()} failed", message)
 
     def show_error(self, title: str, message: str) -> None:
         """A non-blocking error dialog; the app stays usable behind it."""
@@ -167,9 +192,9 @@ class MainWindow(QMainWindow):
             return
         recent = [full] + [p for p in self.recent_files() if p != full]
         self.settings.setValue("recent_files", recent[:MAX_RECENT])
-        self._refresh_recent()
+        self.refresh_recent()
 
-    def _refresh_recent(self) -> None:
+    def refresh_recent(self) -> None:
         self.recent_menu.clear()
         files = self.recent_files()
         for p in files:
@@ -178,38 +203,143 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, p=p: self.open_file(p))
         self.recent_menu.setEnabled(bool(files))
 
-    # ---------------------------------------------------------------- editing
+    # ---------------------------------------------------------------- document changes
 
-    def undo(self) -> None:
-        if self.doc is not None:
-            self.doc.undo()
-
-    def redo(self) -> None:
-        if self.doc is not None:
-            self.doc.redo()
+    def _on_graph_replaced(self) -> None:
+        self._whole_scores = None
+        self.request_prune()
+        self._update_status()
 
     def _on_state_changed(self, changed: frozenset[str]) -> None:
-        self._update_counts()
-        self._update_undo_actions()
+        if changed & {"pruning", "node_threshold", "edge_threshold"} or (
+                changed & {"pinned"} and self.doc is not None and self.doc.state.pruning):
+            self.request_prune()
+        self._update_status()
+        self._autosave_timer.start()
 
-    def _update_undo_actions(self) -> None:
+    def request_prune(self) -> None:
+        """Re-prune off the GUI thread; a newer request cancels this one."""
         doc = self.doc
-        self.undo_action.setEnabled(bool(doc and doc.can_undo))
-        self.redo_action.setEnabled(bool(doc and doc.can_redo))
-        self.undo_action.setText(f"&Undo {doc.undo_text()}" if doc and doc.can_undo else "&Undo")
-        self.redo_action.setText(f"&Redo {doc.redo_text()}" if doc and doc.can_redo else "&Redo")
+        if doc is None:
+            return
+        if not doc.state.pruning:
+            self.runner.cancel("prune")
+            self.prune_result = None
+            self.canvas.set_prune_masks(None, None)
+            self._update_status()
+            self.pruned.emit()
+            return
+        graph, state = doc.graph, doc.state
+        pinned = tuple(sorted(state.pinned))
+        cached = self._whole_scores[1] if self._whole_scores and self._whole_scores[0] == id(graph) else None
 
-    def _update_counts(self) -> None:
-        if self.doc is None:
+        def work(*, progress: Any, cancel: Any) -> tuple[Any, Any, Any]:
+            result = prune(graph, state.node_threshold, state.edge_threshold, pinned=pinned,
+                           progress=progress, cancel=cancel)
+            whole = cached or graph_scores(graph, cancel=cancel)
+            return result, whole, graph_scores(graph, result.node_mask, cancel=cancel)
+
+        self.runner.submit("prune", work, on_done=lambda r: self._on_pruned(graph, r))
+
+    def _on_pruned(self, graph: Graph, result: tuple[Any, Any, Any]) -> None:
+        if self.doc is None or self.doc.graph is not graph:
+            return
+        self.progress.hide()
+        self.prune_result, whole, sub = result
+        self._whole_scores = (id(graph), whole)
+        self.canvas.set_prune_masks(self.prune_result.node_mask, self.prune_result.edge_mask)
+        self.prune_bar.scores.setText(
+            f"replacement {sub.replacement:.3f} (graph {whole.replacement:.3f}) · "
+            f"completeness {sub.completeness:.3f} (graph {whole.completeness:.3f})")
+        for w in self.prune_result.warnings:
+            self.statusBar().showMessage(w, 8000)
+        self._update_status()
+        self.pruned.emit()
+
+    def _update_status(self) -> None:
+        doc = self.doc
+        if doc is None:
             self.counts_label.setText("No graph")
             return
         c = self.canvas
         self.counts_label.setText(
-            f"{int(c.node_visible.sum())}/{self.doc.graph.n_nodes} nodes · "
-            f"{int(c.edge_visible.sum())}/{self.doc.graph.n_edges} links · "
-            f"{len(self.doc.state.pinned)} pinned")
+            f"{int(c.node_visible.sum())}/{doc.graph.n_nodes} nodes · "
+            f"{int(c.edge_visible.sum())}/{doc.graph.n_edges} links · "
+            f"{len(doc.state.pinned)} pinned · {len(doc.state.selected)} selected")
+        if not doc.state.pruning:
+            self.prune_bar.scores.setText("")
+        self.undo_action.setEnabled(doc.can_undo)
+        self.redo_action.setEnabled(doc.can_redo)
+        self.undo_action.setText(f"&Undo {doc.undo_text()}" if doc.can_undo else "&Undo")
+        self.redo_action.setText(f"&Redo {doc.redo_text()}" if doc.can_redo else "&Redo")
 
-    # ---------------------------------------------------------------- drag and drop
+    # ---------------------------------------------------------------- search
+
+    def run_search(self) -> None:
+        if self.doc is None:
+            return
+        labels = [self.doc.state.labels.get(i, t) for i, t in zip(self.doc.graph.nodes.ids,
+                                                                   self.doc.graph.nodes.label)]
+        rows = search(self.doc.graph, self.search_box.text(), labels)
+        self.canvas.set_search_hits(rows)
+        visible = sum(1 for r in rows if self.canvas.node_visible[r])
+        self.statusBar().showMessage(f"{len(rows)} match(es), {visible} visible", 8000)
+
+    # ---------------------------------------------------------------- sessions
+
+    def save_session_as(self, path: str | None = None) -> None:
+        if self.doc is None:
+            return
+        if path is None:
+            start = str(self.doc.path.with_suffix(".session.json")) if self.doc.path else ""
+            path, _ = QFileDialog.getSaveFileName(self, "Save session", start, "JSON (*.json)")
+            if not path:
+                return
+        try:
+            save_session(path, self.doc.graph, self.doc.state)
+        except OSError as exc:
+            self.show_error("Could not save", f"{path}: {exc.strerror or exc}")
+            return
+        self.statusBar().showMessage(f"Saved {path}", 8000)
+
+    def autosave(self) -> None:
+        doc = self.doc
+        if doc is None or doc.path is None or doc.path == demo_graph_path():
+            return
+        try:
+            if doc.state == state_from_qparams(doc.graph) and not self._autosave_path(doc.path).exists():
+                return  # nothing changed since the file was opened
+            write_autosave(self._autosave_path(doc.path), doc.path, doc.graph, doc.state)
+        except OSError as exc:
+            log.warning("autosave failed: %s", exc)
+
+    def _autosave_path(self, path: Path) -> Path:
+        return autosave_path(path, self.settings.value("autosave_dir") or None)
+
+    def _offer_restore(self, path: Path, graph: Graph) -> None:
+        target = self._autosave_path(path)
+        if not target.exists() or self.doc is None:
+            return
+        saved = read_autosave(target, graph)
+        if saved is None or saved == self.doc.state:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Restore session?",
+                          f"{path.name} has unsaved view changes from an earlier session "
+                          "(pins, groups, positions, labels). Restore them?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        doc = self.doc
+
+        def done(code: int) -> None:
+            self.restore_box = None
+            if code == QMessageBox.StandardButton.Yes and self.doc is doc and doc.graph is graph:
+                doc.apply(saved, "Restore autosaved session")
+
+        box.finished.connect(done)
+        self.restore_box = box
+        box.open()
+
+    # ---------------------------------------------------------------- window events
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -222,6 +352,8 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._autosave_timer.stop()
+        self.autosave()
         self.runner.shutdown()
         self.canvas.detach()
         super().closeEvent(event)

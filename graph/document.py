@@ -38,6 +38,8 @@ class ViewState:
 
     node_threshold: float = 0.8
     edge_threshold: float = 0.98
+    pruning: bool = False
+    """Whether the thresholds are applied (off: the file's own graph is shown as is)."""
     pinned: frozenset[str] = frozenset()
     selected: frozenset[str] = frozenset()
     hidden: frozenset[str] = frozenset()
@@ -45,6 +47,8 @@ class ViewState:
     positions: Mapping[str, Position] = field(default_factory=_frozen_map)  # type: ignore[arg-type]
     labels: Mapping[str, str] = field(default_factory=_frozen_map)  # type: ignore[arg-type]
     clicked: str | None = None
+    subgraph_positions: Mapping[str, Position] = field(default_factory=_frozen_map)  # type: ignore[arg-type]
+    """Positions in the subgraph view, keyed by node id or ``group:<name>``."""
 
     def changed_fields(self, other: ViewState) -> frozenset[str]:
         return frozenset(f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name))
@@ -146,6 +150,11 @@ def set_thresholds(doc: Document, node_threshold: float, edge_threshold: float) 
               merge_key="thresholds")
 
 
+def set_pruning(doc: Document, enabled: bool) -> None:
+    doc.apply(replace(doc.state, pruning=bool(enabled)),
+              "Prune" if enabled else "Show unpruned graph")
+
+
 def select(doc: Document, ids: Iterable[str], *, add: bool = False) -> None:
     chosen = _known(doc, ids)
     new = doc.state.selected | chosen if add else chosen
@@ -200,6 +209,13 @@ def move_nodes(doc: Document, moves: Mapping[str, Position], *, merge_key: str |
     positions.update({k: (float(x), float(y)) for k, (x, y) in moves.items() if doc.graph.has_node(k)})
     doc.apply(replace(doc.state, positions=_frozen_map(positions)), "Move nodes",  # type: ignore[arg-type]
               merge_key=merge_key)
+
+
+def move_subgraph_nodes(doc: Document, moves: Mapping[str, Position]) -> None:
+    positions = dict(doc.state.subgraph_positions)
+    positions.update({k: (float(x), float(y)) for k, (x, y) in moves.items()})
+    doc.apply(replace(doc.state, subgraph_positions=_frozen_map(positions)),  # type: ignore[arg-type]
+              "Move in subgraph")
 
 
 def reset_positions(doc: Document) -> None:

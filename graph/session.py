@@ -76,6 +76,10 @@ def state_from_qparams(graph: Graph, qparams: dict[str, Any] | None = None) -> V
             kwargs[name] = float(value)
         elif name == "node_threshold" and graph.metadata.node_threshold is not None:
             kwargs[name] = graph.metadata.node_threshold
+    if isinstance(ours.get("pruning"), bool):
+        kwargs["pruning"] = ours["pruning"]
+    elif graph.adjacency is not None:
+        kwargs["pruning"] = True  # a raw engine graph is unreadable unpruned
     positions = {
         uid: (float(p[0]), float(p[1]))
         for ref, p in (ours.get("positions") or {}).items()
@@ -84,6 +88,11 @@ def state_from_qparams(graph: Graph, qparams: dict[str, Any] | None = None) -> V
     }
     labels = {uid: str(text) for ref, text in (ours.get("labels") or {}).items()
               for uid in res.resolve(ref)}
+    sg_positions = {
+        str(key): (float(p[0]), float(p[1]))
+        for key, p in (ours.get("subgraph_positions") or {}).items()
+        if isinstance(p, (list, tuple)) and len(p) == 2
+    }
     return ViewState(
         pinned=frozenset(pinned),
         hidden=frozenset(res.resolve_all(ours.get("hidden") or [])),
@@ -92,6 +101,7 @@ def state_from_qparams(graph: Graph, qparams: dict[str, Any] | None = None) -> V
         selected=frozenset(clicked_list[:1]),
         positions=_frozen_map(positions),  # type: ignore[arg-type]
         labels=_frozen_map(labels),  # type: ignore[arg-type]
+        subgraph_positions=_frozen_map(sg_positions),  # type: ignore[arg-type]
         **kwargs,
     )
 
@@ -125,8 +135,10 @@ def qparams_from_state(graph: Graph, state: ViewState, extra: dict[str, Any] | N
         "clicked": state.clicked,
         "positions": {k: list(v) for k, v in state.positions.items()},
         "labels": dict(state.labels),
+        "subgraph_positions": {k: list(v) for k, v in state.subgraph_positions.items()},
         "node_threshold": state.node_threshold,
         "edge_threshold": state.edge_threshold,
+        "pruning": state.pruning,
     }
     if extra:
         ours.update(extra)

@@ -86,10 +86,10 @@ def test_non_gui_suite_passes_without_pyside6() -> None:
     """`pytest -m "not gui"` must not need Qt: run it with PySide6 made unimportable."""
     code = f"""
 import sys
-for name in ("PySide6", "pyqtgraph", "superqt", "pytestqt"):
+for name in ("PySide6", "pyqtgraph", "superqt"):
     sys.modules[name] = None
 import pytest
-code = pytest.main(["-q", "-x", "-m", "not gui and not slow", "-p", "no:pytestqt",
+code = pytest.main(["-q", "-x", "-m", "not gui and not slow", "-p", "no:qt",
                     "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestConfigWarning",
                     {str(ROOT / "tests")!r}])
 print("PySide6 imported:", sys.modules.get("PySide6") is not None)

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def window(qtbot, tmp_path: Path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("autosave_dir", str(tmp_path / "autosave"))
     w = MainWindow(settings)
     w.resize(1200, 900)
     qtbot.addWidget(w)
