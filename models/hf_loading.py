@@ -114,3 +114,29 @@ def load_hf_model(model_dir: Path, dtype: Any, device: str) -> tuple[Any, Any]:
     for prm in model.parameters():
         prm.requires_grad_(False)
     return model, tokenizer
+
+
+def locate_for_graph(model: str, scan: str | list[str] | None, transcoder_set: str = ""
+                     ) -> tuple[Path, Path]:
+    """Local model and transcoder folders for a graph's metadata, from the local caches only.
+
+    Args:
+        model: The graph's model name (``cfg.model_name`` / JSON ``metadata.info``).
+        scan: The graph's ``scan`` (a transcoder ref such as ``mntss/clt-gemma-2-2b-426k``).
+        transcoder_set: Neuronpedia's transcoder set name, tried after ``scan``.
+
+    Raises:
+        ModelLoadError: Nothing usable is cached (one line naming what was looked for).
+    """
+    if not model:
+        raise ModelLoadError("", "the graph does not name its model")
+    model_dir = resolve_model_dir(model)
+    refs = [s for s in ([scan] if isinstance(scan, str) else list(scan or [])) if s]
+    refs += [transcoder_set] if transcoder_set else []
+    for ref in refs:
+        try:
+            return model_dir, resolve_transcoders_dir(ref)
+        except ModelLoadError:
+            continue
+    raise ModelLoadError(", ".join(refs) or model, "no cached transcoders for this graph "
+                         "(looked in the circuit-tracer and Hugging Face caches)")

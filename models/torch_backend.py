@@ -87,13 +87,17 @@ class TorchBackend:
                 for i in order]
 
     def check_graph_tokens(self, graph: Graph) -> list[int]:
-        """Token ids for ``graph``'s prompt; raises ModelLoadError when this tokenizer disagrees."""
+        """Token ids for ``graph``'s prompt; raises ModelLoadError when this tokenizer disagrees.
+
+        A graph's ``prompt`` is the engine's decoded ``input_string`` (BOS text included), so
+        tokenising it again must give its ``input_tokens``; without ids, the decoded tokens
+        must equal its ``prompt_tokens``.
+        """
         meta = graph.metadata
         if meta.input_tokens:
             ids = [int(t) for t in meta.input_tokens]
             again = self.tokenize(meta.prompt) if meta.prompt else ids
-            if meta.prompt and again != ids and self.tokenize(self.rm.tokenizer.decode(
-                    ids[1:])) != ids:
+            if again != ids:
                 raise ModelLoadError(self.model_name, "tokenizer does not reproduce the graph's "
                                      f"input_tokens ({again[:8]} vs {ids[:8]})")
             return self.tokenize(ids)

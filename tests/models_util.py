@@ -99,3 +99,23 @@ def build_transcoders(out: Path, kind: str = "plt", *, n_layers: int = 3, d_mode
            "scan": f"tiny-{kind}"}
     (out / "config.yaml").write_text(yaml.safe_dump(cfg))
     return out
+
+
+PROMPT = "the cat sat on the mat and the dog"
+
+_OPENED: dict[tuple[object, ...], object] = {}
+
+
+def open_tiny(root: Path, arch: str = "llama", kind: str = "plt", **tc_kw: object) -> object:
+    """Build (once per process) and open a tiny replacement model with the torch backend."""
+    from circuitdesk.models.registry import open_backend
+
+    key = (str(root), arch, kind, tuple(sorted(tc_kw.items())))
+    if key not in _OPENED:
+        name = f"{arch}-{kind}-" + "-".join(f"{k}{v}" for k, v in sorted(tc_kw.items()))
+        model_dir = root / f"model-{arch}"
+        if not (model_dir / "config.json").is_file():
+            build_model(model_dir, arch=arch)
+        tc_dir = build_transcoders(root / name, kind, **tc_kw)  # type: ignore[arg-type]
+        _OPENED[key] = open_backend("torch", model_dir=model_dir, transcoders_dir=tc_dir)
+    return _OPENED[key]

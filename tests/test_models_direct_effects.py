@@ -1,0 +1,60 @@
+"""With every layer constrained, ablating a feature moves each target by −A[target, source].
+
+This ties the tracer (rows of the adjacency) to the intervention code (freeze modes) on tiny
+seeded random models: demeaned logits and downstream pre-activations, FORMATS.md §5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from circuitdesk.models.protocol import Intervention  # noqa: E402
+
+from .models_util import PROMPT, open_tiny  # noqa: E402
+
+pytestmark = pytest.mark.models
+
+CASES = {
+    "llama-plt-relu": ("llama", "plt", {}),
+    "llama-plt-jumprelu": ("llama", "plt", {"jump": True}),
+    "llama-plt-skip": ("llama", "plt", {"jump": True, "skip": True}),
+    "llama-plt-resid-mid": ("llama", "plt", {"input_hook": "hook_resid_mid",
+                                             "output_hook": "hook_mlp_out"}),
+    "llama-clt-relu": ("llama", "clt", {}),
+    "llama-clt-jumprelu": ("llama", "clt", {"jump": True}),
+    "gemma2-clt-jumprelu": ("gemma2", "clt", {"jump": True}),
+    "gemma2-plt-normalized": ("gemma2", "plt", {"input_hook": "ln2.hook_normalized",
+                                                "output_hook": "hook_mlp_out"}),
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return tmp_path_factory.mktemp("direct")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ablation_equals_minus_adjacency(root, case: str) -> None:  # type: ignore[no-untyped-def]
+    arch, kind, kw = CASES[case]
+    b = open_tiny(root, arch, kind, **kw)
+    ids = b.tokenize(PROMPT)
+    g = b.trace(ids)
+    A, sel = g.adjacency, g.selected_features
+    n_sel, n_logit = len(sel), len(g.logit_tokens)
+    feats = g.active_features[sel]
+    assert n_sel > 10 and np.abs(A[:n_sel, :n_sel]).max() > 0.05
+    base = b.intervene(ids, [], apply_activation_function=False)
+    ablations = [[Intervention(int(l), int(p), int(f), 0.0)] for l, p, f in feats]
+    runs = b.intervene_batch(ids, ablations, freeze="all", return_activations=True,
+                             apply_activation_function=False)
+    last_base = base.logits[-1] - base.logits[-1].mean()
+    for j, r in enumerate(runs):
+        last = r.logits[-1] - r.logits[-1].mean()
+        moved_logits = (last - last_base)[np.asarray(g.logit_tokens)]
+        np.testing.assert_allclose(moved_logits, -A[-n_logit:, j], atol=1e-5, rtol=0)
+        moved_pre = (r.activations - base.activations)[feats[:, 0], feats[:, 1], feats[:, 2]]
+        np.testing.assert_allclose(moved_pre, -A[:n_sel, j], atol=1e-5, rtol=0)
