@@ -332,7 +332,8 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
             return
         top = max(self.layout_.row_labels) if self.layout_.row_labels else 1
         cx, cw = self.layout_.column_x, self.layout_.column_width
-        self.getPlotItem().setRange(xRange=(float(cx[0] - cw[0] / 2), float(cx[-1] + cw[-1] / 2)),
+        pad = 0.25  # room for the first and last token labels
+        self.getPlotItem().setRange(xRange=(float(cx[0] - cw[0] / 2 - pad), float(cx[-1] + cw[-1] / 2 + pad)),
                                     yRange=(-0.6, top + 0.6), padding=0)
 
     def center_on(self, rows: list[int]) -> None:

@@ -79,7 +79,7 @@ class ConnectionsPanel(QWidget):
                     item = QTreeWidgetItem([_node_text(doc, row), layer, str(int(g.nodes.position[row])),
                                             f"{float(g.weight[e]):+.4g}", f"{float(share[e]):+.1%}"])
                     item.setData(0, ROW_ROLE, row)
-                    item.setForeground(3, QBrush(share_color(float(share[e]))))
+                    item.setForeground(3, QBrush(share_color(1.0 if g.weight[e] >= 0 else -1.0)))
                     head.addChild(item)
                 head.setExpanded(True)
         for col in range(1, 5):

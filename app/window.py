@@ -73,6 +73,8 @@ class MainWindow(QMainWindow):
             ("details", "Node", self.details, Qt.DockWidgetArea.RightDockWidgetArea),
             ("subgraph", "Subgraph (pinned)", self.subgraph, Qt.DockWidgetArea.BottomDockWidgetArea),
         )}
+        self.resizeDocks([self.docks["subgraph"]], [220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["connections"]], [340], Qt.Orientation.Horizontal)
         self.prune_bar = PruneBar()
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search label, id, L12, token…  (Ctrl+F)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import defaultdict
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +123,19 @@ def _read_nodes(
     seen: dict[tuple[str, NodeKind], int] = {}
     dupes: list[str] = []
     unknown_types: set[str] = set()
+    kind_cache: dict[Any, NodeKind | None] = {}
     for i, node in enumerate(raw_nodes):
         if not isinstance(node, dict) or not isinstance(node.get("node_id"), str):
             raise GraphSchemaError(path, f"node #{i} has no string 'node_id'")
-        kind = _kind_of(node.get("feature_type"))
+        ftype = node.get("feature_type")
+        try:
+            kind = kind_cache[ftype]
+        except (KeyError, TypeError):
+            kind = _kind_of(ftype)
+            if isinstance(ftype, str):
+                kind_cache[ftype] = kind
         if kind is None:
-            unknown_types.add(str(node.get("feature_type")))
+            unknown_types.add(str(ftype))
             kind = NodeKind.FEATURE
         key = (node["node_id"], kind)
         if key in seen:
@@ -146,7 +154,9 @@ def _read_nodes(
     file_ids = [n["node_id"] for n in kept]
     ids = _unique_ids(file_ids, kinds)
     kind_arr = np.array([int(k) for k in kinds], dtype=np.int8)
-    layer = np.array([_layer_value(n.get("layer"), k) for n, k in zip(kept, kinds)], dtype=np.int64)
+    layer_cache: dict[tuple[Any, NodeKind], int] = {}
+    layer = np.array([_cached_layer(layer_cache, n.get("layer"), k) for n, k in zip(kept, kinds)],
+                     dtype=np.int64)
     logit_rows = kind_arr == NodeKind.LOGIT
     if logit_rows.any():
         inner_max = int(layer[~logit_rows].max(initial=-1))
@@ -168,9 +178,9 @@ def _read_nodes(
         feature=np.where(is_feature, middle, -1),
         vocab_id=np.where(is_token, middle, -1),
         label=[str(n.get("clerp") or "") for n in kept],
-        activation=np.array([_as_float(n.get("activation")) for n in kept], dtype=np.float32),
-        influence=np.array([_as_float(n.get("influence")) for n in kept], dtype=np.float32),
-        token_prob=np.array([_as_float(n.get("token_prob")) for n in kept], dtype=np.float32),
+        activation=_float_column(kept, "activation"),
+        influence=_float_column(kept, "influence"),
+        token_prob=_float_column(kept, "token_prob"),
         js_ids=[str(n.get("jsNodeId") or "") for n in kept],
     )
     # token_prob is 0 on non-logit nodes in every producer; it means "none" there.
@@ -186,6 +196,25 @@ def _unique_ids(file_ids: list[str], kinds: list[NodeKind]) -> list[str]:
         owner = first_kind.setdefault(fid, kind)
         out.append(fid if owner == kind else f"{fid}@{kind.label}")
     return out
+
+
+def _float_column(nodes: list[dict[str, Any]], name: str) -> np.ndarray:
+    """float32 column; None and missing become NaN, and so do non-numbers (slow path)."""
+    values = [n.get(name) for n in nodes]
+    try:
+        return np.array(values, dtype=np.float32)  # None -> nan
+    except (TypeError, ValueError):
+        return np.array([_as_float(v) for v in values], dtype=np.float32)
+
+
+def _cached_layer(cache: dict[tuple[Any, NodeKind], int], layer: Any, kind: NodeKind) -> int:
+    try:
+        return cache[(layer, kind)]
+    except KeyError:
+        value = cache[(layer, kind)] = _layer_value(layer, kind)
+        return value
+    except TypeError:  # unhashable layer value
+        return _layer_value(layer, kind)
 
 
 def _layer_value(layer: Any, kind: NodeKind) -> int:
@@ -204,10 +233,11 @@ def _read_links(
     by_file_id: dict[str, list[int]],
     warnings: list[str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n_links = len(links)
     try:
-        src_ids = [link["source"] for link in links]
-        dst_ids = [link["target"] for link in links]
-        raw_w = [link["weight"] for link in links]
+        src_ids = list(map(itemgetter("source"), links))
+        dst_ids = list(map(itemgetter("target"), links))
+        raw_w = list(map(itemgetter("weight"), links))
     except (TypeError, KeyError):
         raise GraphSchemaError(path, "a link lacks 'source', 'target' or 'weight'") from None
     try:
@@ -224,10 +254,8 @@ def _read_links(
                   f"(first: {src_ids[bad]} -> {dst_ids[bad]})")
     single = {fid: rows[0] for fid, rows in by_file_id.items()}
     ambiguous = {fid for fid, rows in by_file_id.items() if len(rows) > 1}
-    source = np.array([single.get(s, -1) if isinstance(s, str) else -1 for s in src_ids],
-                      dtype=np.int64)
-    target = np.array([single.get(t, -1) if isinstance(t, str) else -1 for t in dst_ids],
-                      dtype=np.int64)
+    source = _rows_of(src_ids, single, n_links)
+    target = _rows_of(dst_ids, single, n_links)
     if ambiguous:
         _resolve_ambiguous(src_ids, dst_ids, source, target, nodes, by_file_id, ambiguous)
     missing = (source < 0) | (target < 0)
@@ -244,6 +272,16 @@ def _read_links(
     if zeros:
         warnings.append(f"{zeros} zero-weight link(s) kept")
     return source, target, weight.astype(np.float32)
+
+
+def _rows_of(ids: list[Any], rows: dict[str, int], count: int) -> np.ndarray:
+    """Node row of each id; -1 where the id names no node (or is not a string)."""
+    try:
+        # Fast path: every id is known (map + fromiter avoids a Python-level loop body).
+        return np.fromiter(map(rows.__getitem__, ids), dtype=np.int64, count=count)
+    except (KeyError, TypeError):
+        return np.array([rows.get(i, -1) if isinstance(i, str) else -1 for i in ids],
+                        dtype=np.int64)
 
 
 def _resolve_ambiguous(
