@@ -104,11 +104,18 @@ def load_hf_model(model_dir: Path, dtype: Any, device: str) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     except (OSError, ValueError, TypeError) as exc:
         raise ModelLoadError(model_dir, f"no usable tokenizer: {str(exc).splitlines()[0]}") from None
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no tqdm on stderr; we report progress ourselves
     try:
         model = AutoModelForCausalLM.from_pretrained(
             model_dir, local_files_only=True, dtype=dtype, attn_implementation="eager")
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelLoadError(model_dir, f"cannot load weights: {str(exc).splitlines()[0]}") from None
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     model.to(device)
     model.eval()
     for prm in model.parameters():
