@@ -2,9 +2,9 @@
 
 Reads everything from the :class:`Document` and writes only through its command
 functions; what it keeps is derived drawing data (coordinates, masks, buckets).
-Edges are drawn by eight bucket items (sign × strength). While the user pans or
-zooms, those are swapped for two items holding only the strongest edges, and the
-full set returns when the view rests, so interactive frames stay cheap.
+Edges are one cached layer of eight buckets (sign × strength, weakest drawn first).
+While the user pans or zooms the cached image is moved with the view, and the full
+set is redrawn when the view rests, so interactive frames stay cheap.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
+from PySide6.QtWidgets import QGraphicsRectItem
 from superqt.utils import qthrottled
 
 from ..graph import document as cmd
@@ -24,7 +24,7 @@ from ..graph.layout import Layout, layer_layout
 from ..graph.model import NodeKind
 from ..graph.view import id_mask, visible_masks
 from .edges import (
-    N_BINS, EdgeBatchItem, bucket_of, bucket_pen, highlight_pen, input_share,
+    N_BINS, EdgeBatchItem, EdgeLayer, bucket_of, bucket_pen, highlight_pen, input_share,
 )
 from .labels import ZOOM_PX_PER_ROW, LabelLayer, choose_rows, drop_overlapping
 from .palette import share_rgb
@@ -45,8 +45,6 @@ GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
 NODE_SIZE = 9
 PIN_COLOR = (200, 30, 120)
 SELECT_COLOR = (20, 20, 20)
-INTERACTIVE_EDGES = 6000
-"""Edges drawn while the view moves: the strongest by share of their target's input."""
 
 
 @dataclass(frozen=True)
@@ -109,18 +107,12 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
             self.set_document(doc)
 
     def _build_items(self, plot: pg.PlotItem) -> None:
-        self._edge_items = [EdgeBatchItem(bucket_pen(b)) for b in range(2 * N_BINS)]
-        order = [b for level in range(N_BINS) for b in (level, N_BINS + level)]
-        for z, b in enumerate(order):  # weakest first: the strongest are drawn on top
-            item = self._edge_items[b]
-            item.setZValue(z)
-            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            plot.addItem(item)
-        self._fast_items = [EdgeBatchItem(bucket_pen(b)) for b in (N_BINS - 1, 2 * N_BINS - 1)]
+        self.edge_layer = EdgeLayer(2 * N_BINS)
+        self.edge_layer.setZValue(0)
+        plot.addItem(self.edge_layer)
         self._hl_items = [EdgeBatchItem(highlight_pen(s)) for s in (-1, 1)]
-        for z, item in enumerate(self._fast_items + self._hl_items):
+        for z, item in enumerate(self._hl_items):
             item.setZValue(20 + z)
-            item.setVisible(z >= 2)
             plot.addItem(item)
         self._node_items: dict[NodeKind, pg.ScatterPlotItem] = {}
         for z, (kind, (symbol, rgb)) in enumerate(GLYPHS.items()):
@@ -184,9 +176,11 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
             axis = plot.getAxis(name)
             axis.setPen(pg.mkPen(theme.foreground))
             axis.setTextPen(pg.mkPen(theme.foreground))
-        for b, item in enumerate(self._edge_items):
-            item.set_pen(bucket_pen(b, theme.dark))
+        self.edge_layer.set_pens(self._bucket_pens())
         self.labels.set_color(theme.foreground)
+
+    def _bucket_pens(self) -> list:
+        return [bucket_pen(b, QColor(self._theme.background)) for b in range(2 * N_BINS)]
 
     @property
     def theme(self) -> Theme:
@@ -245,13 +239,10 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self.share = input_share(dst, w, graph.n_nodes)
         bucket = bucket_of(self.share)
         segs = np.concatenate([self.xy[src], self.xy[dst]], axis=1)
-        for b, item in enumerate(self._edge_items):
-            item.set_segments(segs[self.edge_visible & (bucket == b)])
-        vis = np.flatnonzero(self.edge_visible)
-        if vis.size > INTERACTIVE_EDGES:
-            vis = vis[np.argpartition(-np.abs(self.share[vis]), INTERACTIVE_EDGES)[:INTERACTIVE_EDGES]]
-        for item, positive in zip(self._fast_items, (False, True)):
-            item.set_segments(segs[vis[(self.share[vis] >= 0) == positive]])
+        order = [b for level in range(N_BINS) for b in (level, N_BINS + level)]  # weakest first
+        self.edge_layer.set_buckets(
+            [segs[self.edge_visible & (bucket == b)] for b in range(2 * N_BINS)],
+            self._bucket_pens(), order)
         kind = graph.nodes.kind
         for k, item in self._node_items.items():
             rows = np.flatnonzero(self.node_visible & (kind == k))
@@ -259,13 +250,8 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self._update_overlays()
 
     def _on_interacting(self, active: bool) -> None:
-        """Swap the full edge buckets for the strongest edges while the view moves."""
-        if self.edge_visible.sum() <= INTERACTIVE_EDGES:
-            active = False
-        for item in self._edge_items:
-            item.setVisible(not active)
-        for item in self._fast_items:
-            item.setVisible(active)
+        """While the view moves, show the cached edge image; full quality once it rests."""
+        self.edge_layer.set_frozen(active)
 
     def _update_overlays(self) -> None:
         if self._doc is None or not len(self.xy):

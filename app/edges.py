@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import internals
 from PySide6.QtCore import QLineF, QRectF
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 
 from . import palette
 
@@ -37,14 +37,19 @@ def bucket_of(share: np.ndarray) -> np.ndarray:
     return np.where(share >= 0, N_BINS + level, level)
 
 
-def bucket_pen(bucket: int, dark: bool = False) -> QPen:
+def bucket_pen(bucket: int, background: QColor | None = None) -> QPen:
+    """Opaque pen for a bucket: the colour pre-blended with the background.
+
+    Opaque lines rasterise 3-5x faster than translucent ones (no per-pixel blending),
+    which is what makes 100k edges affordable; the weakest are 1 px and pale.
+    """
     level = bucket % N_BINS
-    rgb = POSITIVE if bucket >= N_BINS else NEGATIVE
-    alpha = (40, 80, 150, 230)[min(level, 3)]
-    color = QColor(*rgb, alpha)
-    if dark:
-        color = color.lighter(130)
-    pen = QPen(color)
+    rgb = np.array(POSITIVE if bucket >= N_BINS else NEGATIVE, dtype=float)
+    bg = background or QColor("white")
+    back = np.array([bg.red(), bg.green(), bg.blue()], dtype=float)
+    alpha = (0.22, 0.4, 0.65, 0.95)[min(level, 3)]
+    r, g, b = (back * (1 - alpha) + rgb * alpha).round().astype(int).tolist()
+    pen = QPen(QColor(r, g, b))
     pen.setCosmetic(True)
     pen.setWidthF(1.0 if level < N_BINS - 1 else 2.0)
     return pen
@@ -56,6 +61,100 @@ def highlight_pen(sign: int) -> QPen:
     pen.setCosmetic(True)
     pen.setWidthF(2.5)
     return pen
+
+
+class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
+    """All edge buckets in one item, painted weakest first, with a cached image.
+
+    At rest the buckets are drawn into an image of the view and the image is blitted, so
+    hover and highlight repaints cost a copy, not 100k lines. While the view moves
+    (``frozen``), the last image is drawn under the new transform instead (a map-like
+    preview); the view coming to rest repaints at full quality.
+    """
+
+    def __init__(self, n_buckets: int) -> None:
+        super().__init__()
+        self._lines = [internals.PrimitiveArray(QLineF, 4) for _ in range(n_buckets)]
+        self._pens = [QPen() for _ in range(n_buckets)]
+        self._order = list(range(n_buckets))
+        self._bounds = QRectF()
+        self._cache: QImage | None = None
+        self._cache_tf: QTransform | None = None
+        self.frozen = False
+        self.setAcceptHoverEvents(False)
+        self.setAcceptedMouseButtons(pg.QtCore.Qt.MouseButton.NoButton)
+
+    def set_buckets(self, segments: list[np.ndarray], pens: list[QPen], order: list[int]) -> None:
+        """One ``[n, 4]`` segment array and pen per bucket; ``order`` = drawing order."""
+        self.prepareGeometryChange()
+        self._pens, self._order = pens, order
+        boxes = []
+        for lines, seg in zip(self._lines, segments):
+            lines.resize(int(seg.shape[0]))
+            if seg.shape[0]:
+                lines.ndarray()[:] = seg
+                boxes.append((seg[:, [0, 2]].min(), seg[:, [1, 3]].min(),
+                              seg[:, [0, 2]].max(), seg[:, [1, 3]].max()))
+        if boxes:
+            b = np.array(boxes)
+            x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+            self._bounds = QRectF(x0, y0, max(x1 - x0, 1e-9), max(y1 - y0, 1e-9))
+        else:
+            self._bounds = QRectF()
+        self.invalidate()
+
+    def set_pens(self, pens: list[QPen]) -> None:
+        self._pens = pens
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        self._cache = None
+        self.update()
+
+    def set_frozen(self, frozen: bool) -> None:
+        self.frozen = frozen
+        self.update()
+
+    def counts(self) -> list[int]:
+        return [len(lines) for lines in self._lines]
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self._bounds)
+        return path
+
+    def paint(self, painter: QPainter, *args: object) -> None:
+        if not any(len(lines) for lines in self._lines):
+            return
+        device = painter.device()
+        tf = painter.worldTransform()
+        size = (device.width(), device.height())
+        cache = self._cache
+        fresh = (cache is not None and self._cache_tf == tf
+                 and (cache.width(), cache.height()) == size)
+        if cache is not None and (fresh or self.frozen):
+            painter.save()
+            painter.setWorldTransform(self._cache_tf.inverted()[0] * tf)  # type: ignore[union-attr]
+            painter.drawImage(0, 0, cache)
+            painter.restore()
+            return
+        image = QImage(size[0], size[1], QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(0)
+        p = QPainter(image)
+        p.setWorldTransform(tf)
+        for b in self._order:
+            if len(self._lines[b]):
+                p.setPen(self._pens[b])
+                p.drawLines(*self._lines[b].drawargs())
+        p.end()
+        self._cache, self._cache_tf = image, QTransform(tf)
+        painter.save()
+        painter.resetTransform()
+        painter.drawImage(0, 0, image)
+        painter.restore()
 
 
 class EdgeBatchItem(pg.GraphicsObject):  # type: ignore[misc]
