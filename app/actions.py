@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMenu
 
@@ -76,15 +77,17 @@ def toggle_theme(window: MainWindow) -> None:
 
 
 def export_figure(window: MainWindow) -> None:
-    try:
-        from .export_dialog import ExportDialog
-    except ImportError:  # pragma: no cover - the dialog ships with the export feature
-        window.show_error("Export", "Figure export is not available in this build")
-        return
+    from .export_dialog import ExportDialog
+
     if window.doc is None:
         return
-    dialog = ExportDialog(window.doc, window.canvas.vb.viewRange(), parent=window,
-                          prune_result=window.prune_result)
+    (x0, x1), (y0, y1) = window.canvas.vb.viewRange()
+    result = window.prune_result
+    dialog = ExportDialog(window.doc, (x0, y0, x1, y1), runner=window.runner, parent=window,
+                          node_mask=None if result is None else result.node_mask,
+                          edge_mask=None if result is None else result.edge_mask)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    window.export_dialog = dialog
     dialog.open()
 
 

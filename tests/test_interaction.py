@@ -264,3 +264,13 @@ def test_autosave_offers_restore(qtbot, window: MainWindow, tmp_path: Path) -> N
     second.restore_box.button(QMessageBox.StandardButton.Yes).click()
     assert second.doc.state.pinned == set(ids)
     second.close()
+
+
+def test_export_dialog_from_menu(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from circuitdesk.app.actions import export_figure
+
+    _open(qtbot, window, FIXTURES["legacy"])
+    export_figure(window)
+    dialog = window.export_dialog
+    assert dialog.isVisible()
+    dialog.close()

@@ -15,6 +15,7 @@ import numpy as np
 
 from ...graph import load_graph
 from ...graph.document import ViewState
+from ...graph.prune import prune
 from ...graph.errors import CircuitDeskError, GraphLoadError
 from ...graph.figure import FigureOptions, build_figure
 from ...graph.model import Graph
@@ -76,23 +77,14 @@ def prune_masks(graph: Graph, node_threshold: float | None, edge_threshold: floa
     """Masks from graph/prune.py when thresholds are given (or the graph is a dense .pt)."""
     if node_threshold is None and edge_threshold is None and graph.adjacency is None:
         return None, None
-    try:
-        from ...graph.prune import prune
-    except ImportError:
-        if node_threshold is None and edge_threshold is None:
-            return None, None
-        raise CircuitDeskError("pruning is not available in this build (graph/prune.py)") from None
     for name, value in (("node", node_threshold), ("edge", edge_threshold)):
         if value is not None and not 0.0 <= value <= 1.0:
             raise CircuitDeskError(f"--{name}-threshold {value} is outside [0, 1]")
     result = prune(graph, 0.8 if node_threshold is None else node_threshold,
                    0.98 if edge_threshold is None else edge_threshold, pinned=tuple(pinned))
-    for warning in getattr(result, "warnings", ()):
+    for warning in result.warnings:
         print(f"circuitdesk export: note: {warning}", file=sys.stderr)
-    edge_mask = np.asarray(result.edge_mask, bool)
-    if edge_mask.ndim == 2:  # a dense [target, source] mask: pick the graph's edges
-        edge_mask = edge_mask[graph.target, graph.source]
-    return np.asarray(result.node_mask, bool), edge_mask
+    return result.node_mask, result.edge_mask
 
 
 def run(args: argparse.Namespace) -> int:
