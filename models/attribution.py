@@ -71,6 +71,20 @@ class _Sources:
     errors: torch.Tensor  # [L, n, d]
     tokens: torch.Tensor  # [n, d]
     n_active: int
+    groups: list[tuple[int, int, torch.Tensor, torch.Tensor]] | None = None
+    """Decoder locations grouped by (layer, pos): feature indices and vectors ``[m, d]``."""
+
+    def grouped(self) -> list[tuple[int, int, torch.Tensor, torch.Tensor]]:
+        if self.groups is None:
+            key = self.loc_layer * (1 << 32) + self.loc_pos
+            order = torch.argsort(key, stable=True)
+            uniq, counts = torch.unique_consecutive(key[order], return_counts=True)
+            self.groups = []
+            for chunk in torch.split(order, counts.tolist()):
+                i = int(chunk[0])
+                self.groups.append((int(self.loc_layer[i]), int(self.loc_pos[i]),
+                                    self.loc_feat[chunk], self.loc_vec[chunk]))
+        return self.groups
 
 
 def _sources(rm: ReplacementModel, clean: RecordRun, ids: list[int]
@@ -131,16 +145,16 @@ def _rows(rm: ReplacementModel, lin: LinearRun, src: _Sources, layers: torch.Ten
     assert lin.embed is not None
     inputs = [lin.outs[l] for l in range(L)] + [lin.embed]
     got = torch.autograd.grad(outputs, inputs, grads, retain_graph=True, allow_unused=True)
-    zero = torch.zeros_like(lin.embed)
-    g_out = torch.stack([zero if g is None else g for g in got[:L]])  # [L, B, n, d]
-    g_emb = zero if got[L] is None else got[L]
     k = len(layers)
-    per_loc = torch.einsum("lbd,ld->lb", g_out[src.loc_layer, :, src.loc_pos], src.loc_vec)
-    feat = torch.zeros(src.n_active, g_out.shape[1], dtype=per_loc.dtype).index_add_(
-        0, src.loc_feat, per_loc)
-    err = torch.einsum("lbnd,lnd->bln", g_out, src.errors).reshape(g_out.shape[1], -1)
+    zero = torch.zeros_like(lin.embed[:k])
+    g_out = torch.stack([zero if g is None else g[:k] for g in got[:L]])  # [L, k, n, d]
+    g_emb = zero if got[L] is None else got[L][:k]
+    feat = torch.zeros(k, src.n_active, dtype=g_out.dtype)
+    for layer, pos, feats, vecs in src.grouped():
+        feat.index_add_(1, feats, g_out[layer, :, pos] @ vecs.T)
+    err = torch.einsum("lbnd,lnd->bln", g_out, src.errors).reshape(k, -1)
     tok = torch.einsum("bnd,nd->bn", g_emb, src.tokens)
-    return torch.cat([feat.T, err, tok], dim=1)[:k].detach()
+    return torch.cat([feat, err, tok], dim=1).detach()
 
 
 def partial_influences(edge: torch.Tensor, logit_p: torch.Tensor, row_to_node: torch.Tensor,
