@@ -1,0 +1,151 @@
+"""Rerun a graph's interventions on the local model: predicted beside observed.
+
+Pure orchestration over a :class:`ReplacementBackend`: the predictions come from
+graph/verify.py, the observations from batched interventions. Results are delivered row by
+row through ``on_rows`` as each batch finishes, so the app can fill its table live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
+from ..graph.model import Graph, NodeKind
+from ..graph.verify import Summary, predict, summarise, verdict
+from .protocol import (
+    FreezeSpec, Intervention, InterventionError, ReplacementBackend, TokenScore,
+)
+
+Mode = Literal["ablate", "scale"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One thing to test: a node, or a supernode whose members are ablated together."""
+
+    key: str
+    label: str
+    rows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class VerifyRow:
+    """The answer for one claim, on the target logit."""
+
+    key: str
+    label: str
+    predicted: float
+    """The prediction the verdict is made against (direct when all layers are frozen)."""
+    predicted_direct: float
+    predicted_total: float
+    observed: float
+    verdict: str
+    top_after: tuple[TokenScore, ...] = ()
+
+
+@dataclass
+class VerifyReport:
+    target_row: int
+    target_token: str
+    freeze: FreezeSpec
+    mode: Mode
+    factor: float
+    baseline_top: list[TokenScore]
+    rows: list[VerifyRow] = field(default_factory=list)
+
+    def summary(self) -> Summary:
+        return summarise([r.predicted for r in self.rows], [r.observed for r in self.rows])
+
+
+def default_target(graph: Graph) -> int:
+    """The target logit row: the one marked as target, else the most probable logit."""
+    logits = np.flatnonzero(graph.nodes.kind == NodeKind.LOGIT)
+    if not logits.size:
+        raise InterventionError("the graph has no logit node to verify against")
+    marked = [int(r) for r in logits if graph.raw_nodes and graph.raw_nodes[r].get("is_target_logit")]
+    if marked:
+        return marked[0]
+    probs = np.nan_to_num(graph.nodes.token_prob[logits], nan=-1.0)
+    return int(logits[int(np.argmax(probs))])
+
+
+def feature_claims(graph: Graph, rows: Sequence[int]) -> list[Claim]:
+    """One claim per feature node among ``rows``."""
+    n = graph.nodes
+    return [Claim(n.ids[r], n.label[r] or n.file_ids[r], (int(r),))
+            for r in rows if n.kind[r] == NodeKind.FEATURE]
+
+
+def _interventions(graph: Graph, claim: Claim, mode: Mode, factor: float) -> list[Intervention]:
+    n = graph.nodes
+    out = []
+    for r in claim.rows:
+        if n.kind[r] != NodeKind.FEATURE:
+            continue
+        value = 0.0
+        if mode == "scale":
+            a = float(n.activation[r])
+            if not np.isfinite(a):
+                raise InterventionError(f"node {n.file_ids[r]} has no activation to scale")
+            value = factor * a
+        out.append(Intervention(int(n.layer[r]), int(n.position[r]), int(n.feature[r]), value))
+    return out
+
+
+def run_verification(
+    backend: ReplacementBackend,
+    graph: Graph,
+    claims: Sequence[Claim],
+    input_ids: Sequence[int],
+    *,
+    mode: Mode = "ablate",
+    factor: float = 0.0,
+    freeze: FreezeSpec = "attention",
+    target_row: int | None = None,
+    edge_mask: np.ndarray | None = None,
+    batch_size: int = 16,
+    on_rows: Callable[[list[VerifyRow]], None] | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER,
+) -> VerifyReport:
+    """Predicted and observed change of the target's demeaned logit for every claim.
+
+    With ``freeze="all"`` the model gives the graph's direct effects, so the verdict is made
+    against the direct prediction; otherwise against the total (path-summed) prediction.
+    Cancelling takes effect between batches.
+    """
+    target = default_target(graph) if target_row is None else target_row
+    vocab_id = int(graph.nodes.vocab_id[target])
+    if not 0 <= vocab_id < backend.vocab_size:
+        raise InterventionError(f"target {graph.nodes.label[target]!r} is not a vocabulary token")
+    fraction = -1.0 if mode == "ablate" else factor - 1.0
+    base = backend.intervene(list(input_ids), [], freeze=freeze, return_activations=False)
+    last = np.asarray(base.logits[-1], dtype=np.float64)
+    base_value = last[vocab_id] - last.mean()
+    report = VerifyReport(target, graph.nodes.label[target], freeze, mode, factor,
+                          backend.top_tokens(last, 10))
+    use_direct = freeze == "all"
+    for start in range(0, len(claims), batch_size):
+        cancel.check()
+        chunk = list(claims[start:start + batch_size])
+        results = backend.intervene_batch(
+            list(input_ids), [_interventions(graph, c, mode, factor) for c in chunk],
+            freeze=freeze, return_activations=False, batch_size=batch_size, cancel=cancel)
+        rows = []
+        for claim, res in zip(chunk, results):
+            logits = np.asarray(res.logits[-1], dtype=np.float64)
+            observed = float(logits[vocab_id] - logits.mean() - base_value)
+            pred = predict(graph, claim.rows, fraction, edge_mask)
+            direct, total = float(pred.direct[target]), float(pred.total[target])
+            judged = direct if use_direct or not np.isfinite(total) else total
+            rows.append(VerifyRow(claim.key, claim.label, judged, direct, total, observed,
+                                  verdict(judged, observed), tuple(backend.top_tokens(logits, 5))))
+        report.rows.extend(rows)
+        if on_rows is not None:
+            on_rows(rows)
+        progress(min(1.0, (start + len(chunk)) / max(len(claims), 1)), "verifying")
+    return report
