@@ -66,3 +66,29 @@ def test_cancel_stops_between_batches(traced) -> None:  # type: ignore[no-untype
         run_verification(b, g, claims, ids, freeze="all", batch_size=4, on_rows=on_rows,
                          cancel=token)
     assert done == [4]
+
+
+def test_cli_verify_json(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from circuitdesk.app.cli import main
+
+    from .models_util import build_model, build_transcoders
+
+    model = build_model(tmp_path / "model")
+    tc = build_transcoders(tmp_path / "tc", "plt", jump=True)
+    pt = tmp_path / "g.pt"
+    common = ["--model", str(model), "--transcoders", str(tc)]
+    assert main(["trace", *common, "--prompt", PROMPT, "-o", str(pt)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(pt), *common, "--freeze", "all", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["results"] and {"node_id", "predicted", "observed", "verdict"} <= set(out["results"][0])
+    for r in out["results"]:
+        assert abs(r["observed"] - r["predicted_direct"]) < 1e-5
+    assert out["summary"]["sign_agreement"] == 1.0
+    # a missing model folder: one line, exit 2
+    assert main(["verify", str(pt), "--model", str(tmp_path / "nope"), "--transcoders", str(tc),
+                 "--json"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nope" in err[0]

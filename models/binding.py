@@ -1,0 +1,49 @@
+"""Does a model fit a graph? Token-level check with a message that says exactly what differs."""
+
+from __future__ import annotations
+
+from ..graph.model import Graph
+from .protocol import ModelLoadError, ReplacementBackend
+
+
+def graph_input_ids(backend: ReplacementBackend, graph: Graph) -> list[int]:
+    """The token ids to run for ``graph``'s prompt on ``backend``.
+
+    Uses the graph's own ``input_tokens`` when it has them (checked against the vocabulary);
+    otherwise tokenises the prompt and requires the decoded tokens to equal the graph's
+    ``prompt_tokens``.
+
+    Raises:
+        ModelLoadError: naming the first position where model and graph disagree.
+    """
+    meta = graph.metadata
+    name = backend.model_name
+    if meta.input_tokens:
+        ids = [int(t) for t in meta.input_tokens]
+        outside = [i for i in ids if not 0 <= i < backend.vocab_size]
+        if outside:
+            raise ModelLoadError(name, f"graph token ids {outside[:5]} are outside this model's "
+                                       f"vocabulary (size {backend.vocab_size}): a different model?")
+        if meta.prompt_tokens:
+            _compare(name, backend.token_strings(ids), meta.prompt_tokens)
+        return ids
+    if not meta.prompt:
+        raise ModelLoadError(name, "the graph has neither input_tokens nor a prompt")
+    ids = backend.tokenize(meta.prompt)
+    if meta.prompt_tokens:
+        _compare(name, backend.token_strings(ids), meta.prompt_tokens)
+    n_pos = graph.n_positions
+    if len(ids) != n_pos:
+        raise ModelLoadError(name, f"the model makes {len(ids)} tokens of the prompt, the graph "
+                                   f"has {n_pos} positions")
+    return ids
+
+
+def _compare(name: str, mine: list[str], theirs: list[str]) -> None:
+    for pos, (a, b) in enumerate(zip(mine, theirs)):
+        if a.strip() != b.strip():
+            raise ModelLoadError(name, f"tokenizer mismatch at position {pos}: the model has "
+                                       f"{a!r}, the graph has {b!r} (model tokens {mine[:pos + 2]}…)")
+    if len(mine) != len(theirs):
+        raise ModelLoadError(name, f"tokenizer mismatch: the model makes {len(mine)} tokens, the "
+                                   f"graph has {len(theirs)} ({mine} vs {theirs})")
