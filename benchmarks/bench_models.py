@@ -103,7 +103,6 @@ def main() -> int:
     args = ap.parse_args()
 
     import torch
-
     from circuitdesk.models.protocol import Intervention
     from circuitdesk.models.registry import open_backend
 
@@ -154,7 +153,7 @@ def main() -> int:
             "intervention_cold_over_forward": round(iv_cold_s / forward_s, 3),
             "sweep_k": k, "sweep_ms": round(sweep_s * 1e3, 3),
             "sweep_over_k_forwards": round(sweep_s / k_forward_s, 3),
-            "trace_s": round(trace_s, 3), "active_features": int(len(graph.active_features)),
+            "trace_s": round(trace_s, 3), "active_features": len(graph.active_features),
         }
         if args.ct_python:
             ivs = [[layer, pos, feat, 0.0], [0, 2, 3, 2.5]]

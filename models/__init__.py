@@ -4,8 +4,16 @@ Importing this package is cheap: torch and transformers load only when a backend
 through :func:`circuitdesk.models.registry.open_backend`.
 """
 
-from .protocol import (FreezeSpec, Intervention, InterventionError, InterventionResult,
-                       ModelLoadError, ReplacementBackend, TokenScore, parse_freeze)
+from .protocol import (
+                       FreezeSpec,
+                       Intervention,
+                       InterventionError,
+                       InterventionResult,
+                       ModelLoadError,
+                       ReplacementBackend,
+                       TokenScore,
+                       parse_freeze,
+)
 from .registry import available_backends, open_backend
 
 __all__ = [

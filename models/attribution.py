@@ -78,7 +78,7 @@ class _Sources:
         if self.groups is None:
             key = self.loc_layer * (1 << 32) + self.loc_pos
             order = torch.argsort(key, stable=True)
-            uniq, counts = torch.unique_consecutive(key[order], return_counts=True)
+            _, counts = torch.unique_consecutive(key[order], return_counts=True)
             self.groups = []
             for chunk in torch.split(order, counts.tolist()):
                 i = int(chunk[0])

@@ -34,7 +34,7 @@ def _hf_snapshot(repo_id: str, marker: str) -> Path | None:
     filename = f"{sub}/{marker}" if sub else marker
     try:
         hit = try_to_load_from_cache(repo, filename, revision=revision or None)
-    except Exception:  # invalid repo ids raise validation errors
+    except Exception:  # noqa: BLE001 - invalid repo ids raise assorted validation errors
         return None
     if isinstance(hit, str):
         return Path(hit).parent
@@ -47,7 +47,7 @@ def cached_repos() -> list[str]:
         from huggingface_hub import scan_cache_dir
 
         info = scan_cache_dir()
-    except Exception:  # no cache dir, unreadable cache
+    except Exception:  # noqa: BLE001 - no cache dir, unreadable cache
         return []
     return sorted(r.repo_id for r in info.repos if r.repo_type == "model")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -51,7 +51,7 @@ class Intervention(NamedTuple):
     value: float
 
 
-FreezeSpec = Union[Literal["attention", "none", "all"], tuple[int, int]]
+FreezeSpec = Literal["attention", "none", "all"] | tuple[int, int]
 """``"attention"``: patterns frozen to the clean run (engine default); ``"none"``: nothing
 frozen; ``"all"``: every layer constrained (direct effects); ``(a, b)``: layers ``a..b``
 inclusive constrained (MLP outputs frozen there, deltas applied only there)."""
@@ -96,7 +96,7 @@ class TokenScore(NamedTuple):
     prob: float
 
 
-PromptOrIds = Union[str, Sequence[int]]
+PromptOrIds = str | Sequence[int]
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ import pickle
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -50,19 +50,20 @@ _ENGINE_NAMES: dict[type, tuple[str, str]] = {
 }
 
 
-class _Pickler(pickle._Pickler):  # type: ignore[name-defined,misc]
+class _Pickler(pickle._Pickler):  # type: ignore[misc]
     """The pure-Python pickler, writing our stand-ins as the engine's globals."""
 
     def save_global(self, obj: Any, name: str | None = None) -> None:
         target = _ENGINE_NAMES.get(obj) if isinstance(obj, type) else None
         if target is None:
-            super().save_global(obj, name)
+            super().save_global(obj, name)  # type: ignore[misc]
             return
         module, qualname = target
-        self.write(pickle.GLOBAL + module.encode() + b"\n" + qualname.encode() + b"\n")
-        self.memoize(obj)
+        opcode = pickle.GLOBAL + module.encode() + b"\n" + qualname.encode() + b"\n"
+        self.write(opcode)  # type: ignore[attr-defined]
+        self.memoize(obj)  # type: ignore[attr-defined]
 
-    dispatch = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+    dispatch: ClassVar[dict[type, Any]] = dict(pickle._Pickler.dispatch)
     dispatch[type] = save_global
 
 

@@ -59,7 +59,7 @@ class Run:
 
 def norm_scale(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``rsqrt(mean(x²) + eps)`` in float32, shape ``[..., 1]``, as the HF RMSNorms compute it."""
-    eps = module.variance_epsilon if hasattr(module, "variance_epsilon") else module.eps
+    eps = float(getattr(module, "variance_epsilon", getattr(module, "eps", 1e-6)))
     xf = x.to(torch.float32)
     return torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)
 
@@ -67,10 +67,11 @@ def norm_scale(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def norm_apply(module: nn.Module, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """The RMSNorm's output for input ``x`` with a given (frozen or detached) scale."""
     xf = x.to(torch.float32) * scale
+    weight: torch.Tensor = module.weight  # type: ignore[assignment]
     if type(module).__name__.startswith("Gemma"):
         # Gemma norms scale by (1 + w) in float32 before casting back.
-        return (xf * (1.0 + module.weight.float())).type_as(x)
-    return module.weight * xf.to(x.dtype)
+        return (xf * (1.0 + weight.float())).type_as(x)
+    return weight * xf.to(x.dtype)
 
 
 def _attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -79,7 +80,7 @@ def _attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value:
                **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """Eager attention (as in HF's ``eager_attention_forward``) with the pattern exposed."""
     if scaling is None:
-        scaling = module.head_dim ** -0.5
+        scaling = float(getattr(module, "head_dim", query.shape[-1])) ** -0.5
     groups = query.shape[1] // key.shape[1]
     k = key.repeat_interleave(groups, dim=1) if groups > 1 else key
     v = value.repeat_interleave(groups, dim=1) if groups > 1 else value
@@ -225,10 +226,10 @@ def _normalized_hook(ref: weakref.ref[ReplacementModel], layer: int, idx: int) -
     def hook(module: nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> None:
         owner = ref()
         if owner is None or owner.run is None:
-            return None
+            return
         x = args[0]
         owner.run.on_in(layer, x.to(torch.float32) * owner.run.scale_for(idx, module, x))
-        return None
+        return
     return hook
 
 

@@ -31,11 +31,9 @@ class RecordRun(Run):
 
     def on_norm(self, idx: int, module: nn.Module, x: torch.Tensor) -> None:
         self.scale_for(idx, module, x)
-        return None
 
     def on_embed(self, out: torch.Tensor) -> None:
         self.embed = out
-        return None
 
     def on_pattern(self, layer: int, weights: torch.Tensor) -> torch.Tensor:
         self.patterns[layer] = weights
@@ -46,7 +44,6 @@ class RecordRun(Run):
 
     def on_out(self, layer: int, out: torch.Tensor) -> None:
         self.outs[layer] = out
-        return None
 
 
 def feature_activations(rm: ReplacementModel, layer: int, x: torch.Tensor,

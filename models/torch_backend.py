@@ -15,8 +15,15 @@ from ..graph.dense import DenseGraphData
 from ..graph.model import Graph
 from .attribution import trace_graph
 from .hf_loading import load_hf_model, resolve_model_dir, resolve_transcoders_dir
-from .protocol import (FreezeSpec, Intervention, InterventionError, InterventionResult,
-                       ModelLoadError, PromptOrIds, TokenScore)
+from .protocol import (
+    FreezeSpec,
+    Intervention,
+    InterventionError,
+    InterventionResult,
+    ModelLoadError,
+    PromptOrIds,
+    TokenScore,
+)
 from .replacement import ReplacementModel, ensure_tokenized
 from .runs import PatchRun, RecordRun
 from .transcoders import load_transcoders

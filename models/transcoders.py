@@ -126,7 +126,7 @@ def _tensors(path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) 
                     out[k] = f.get_tensor(k).to(torch.float32)
     except ModelLoadError:
         raise
-    except Exception as exc:  # safetensors raises its own error types
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
         raise ModelLoadError(path, f"not a readable safetensors file: {exc}") from None
     return out
 
@@ -160,7 +160,9 @@ def _load_plt(folder: Path) -> dict[str, Any]:
         _shape(p, "W_dec", t["W_dec"], (f0, d0))
         _shape(p, "b_enc", t["b_enc"], (f0,))
         _shape(p, "b_dec", t["b_dec"], (d0,))
-        enc.append(t["W_enc"]), benc.append(t["b_enc"]), dec.append(t["W_dec"])
+        enc.append(t["W_enc"])
+        benc.append(t["b_enc"])
+        dec.append(t["W_dec"])
         bdec.append(t["b_dec"])
         if "activation_function.threshold" in t:
             _shape(p, "activation_function.threshold", t["activation_function.threshold"], (f0,))
@@ -191,7 +193,9 @@ def _load_clt(folder: Path) -> dict[str, Any]:
         _shape(p, f"W_enc_{i}", w, (f0, d0))
         _shape(p, f"b_enc_{i}", t[f"b_enc_{i}"], (f0,))
         _shape(p, f"b_dec_{i}", t[f"b_dec_{i}"], (d0,))
-        enc.append(w), benc.append(t[f"b_enc_{i}"]), bdec.append(t[f"b_dec_{i}"])
+        enc.append(w)
+        benc.append(t[f"b_enc_{i}"])
+        bdec.append(t[f"b_dec_{i}"])
         if f"threshold_{i}" in t:
             thr.append(t[f"threshold_{i}"].reshape(-1))
         dp = folder / f"W_dec_{i}.safetensors"

@@ -10,10 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from circuitdesk.models.protocol import (Intervention, InterventionError,  # noqa: E402
-                                         parse_freeze)
+from circuitdesk.models.protocol import Intervention, InterventionError, parse_freeze
 
-from .models_util import PROMPT, open_tiny  # noqa: E402
+from .models_util import PROMPT, open_tiny
 
 pytestmark = pytest.mark.models
 
@@ -54,7 +53,7 @@ def test_plain_run_matches_transformers(root: Path, plt) -> None:  # type: ignor
 
 def test_intervened_feature_reports_unpatched_value(plt) -> None:  # type: ignore[no-untyped-def]
     ids = plt.tokenize(PROMPT)
-    pos, feat, value, base = _active(plt, ids, 1)
+    pos, feat, value, _ = _active(plt, ids, 1)
     for freeze in ("attention", "none", "all"):
         r = plt.intervene(ids, [Intervention(1, pos, feat, 0.0)], freeze=freeze)
         assert r.activations[1, pos, feat] == pytest.approx(value, abs=1e-6)

@@ -13,12 +13,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from circuitdesk.graph.dense import DenseGraphData, graph_from_dense  # noqa: E402
-from circuitdesk.graph.errors import CircuitDeskError  # noqa: E402
-from circuitdesk.models.protocol import ModelLoadError  # noqa: E402
-from circuitdesk.models.registry import available_backends, open_backend  # noqa: E402
+from circuitdesk.graph.dense import DenseGraphData, graph_from_dense
+from circuitdesk.graph.errors import CircuitDeskError
+from circuitdesk.models.protocol import ModelLoadError
+from circuitdesk.models.registry import available_backends, open_backend
 
-from .models_util import build_model, build_transcoders, open_tiny  # noqa: E402
+from .models_util import build_model, build_transcoders, open_tiny
 
 pytestmark = pytest.mark.models
 
@@ -51,7 +51,7 @@ def test_registry_lists_and_rejects() -> None:
 def test_models_package_does_not_import_torch() -> None:
     code = ("import sys, circuitdesk.models, circuitdesk.models.registry; "
             "sys.exit(1 if 'torch' in sys.modules or 'transformers' in sys.modules else 0)")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_missing_and_bad_transcoder_folders(root: Path) -> None:
@@ -122,7 +122,6 @@ def test_graph_tokens_must_match_tokenizer(root: Path) -> None:
 
 def test_found_in_local_caches(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants as hc
-
     from circuitdesk.models.hf_loading import locate_for_graph
 
     hub = root / "hub"

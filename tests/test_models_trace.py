@@ -11,13 +11,13 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from circuitdesk.app.cli import main as cli_main  # noqa: E402
-from circuitdesk.graph import load_graph  # noqa: E402
-from circuitdesk.graph.dense import graph_from_dense  # noqa: E402
-from circuitdesk.graph.json_io import graph_to_json, write_json  # noqa: E402
-from circuitdesk.models.pt_writer import write_pt  # noqa: E402
+from circuitdesk.app.cli import main as cli_main
+from circuitdesk.graph import load_graph
+from circuitdesk.graph.dense import graph_from_dense
+from circuitdesk.graph.json_io import graph_to_json, write_json
+from circuitdesk.models.pt_writer import write_pt
 
-from .models_util import PROMPT, open_tiny  # noqa: E402
+from .models_util import PROMPT, open_tiny
 
 pytestmark = pytest.mark.models
 

@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     write_pt(args.output, data)
     report: dict[str, Any] = {
         "output": args.output, "input_tokens": [int(t) for t in data.input_tokens],
-        "active_features": int(len(data.active_features)),
-        "selected_features": int(len(data.selected_features)),
+        "active_features": len(data.active_features),
+        "selected_features": len(data.selected_features),
         "nodes": int(data.adjacency.shape[0]),
         "logit_targets": [{"token": s, "id": int(i), "prob": float(p)} for s, i, p in zip(
             data.logit_strings, data.logit_tokens, data.logit_probabilities.tolist())],
