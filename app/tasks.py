@@ -38,6 +38,7 @@ class Job:
     on_done: Callable[[Any], None] | None = None
     on_error: Callable[[BaseException], None] | None = None
     on_progress: Callable[[float, str], None] | None = None
+    on_partial: Callable[[Any], None] | None = None
     future: Future[Any] | None = None
     finished: bool = False
 
@@ -78,6 +79,7 @@ class TaskRunner(QObject):
     job_cancelled = Signal(str)
     # internal: worker -> GUI thread (queued because the runner lives on the GUI thread)
     _progress = Signal(object, float, str)
+    _partial = Signal(object, object)
     _done = Signal(object, object, object)
 
     def __init__(self, parent: QObject | None = None, *, synchronous: bool = False) -> None:
@@ -87,6 +89,7 @@ class TaskRunner(QObject):
         self._latest: dict[str, Job] = {}
         self._generation = 0
         self._progress.connect(self._on_progress)
+        self._partial.connect(self._on_partial)
         self._done.connect(self._on_done)
 
     def _pool(self, queue: str) -> ThreadPoolExecutor:
@@ -103,20 +106,28 @@ class TaskRunner(QObject):
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_progress: Callable[[float, str], None] | None = None,
+        on_partial: Callable[[Any], None] | None = None,
         queue: str = "default",
     ) -> Job:
-        """Run ``fn(progress=..., cancel=...)``; inputs must already be immutable snapshots."""
+        """Run ``fn(progress=..., cancel=...)``; inputs must already be immutable snapshots.
+
+        With ``on_partial``, ``fn`` also gets ``partial=``: each value it passes reaches
+        ``on_partial`` on the GUI thread (rows of results as they arrive).
+        """
         self.cancel(kind)
         self._generation += 1
         job = Job(kind, self._generation, on_done=on_done, on_error=on_error,
-                  on_progress=on_progress)
+                  on_progress=on_progress, on_partial=on_partial)
         self._latest[kind] = job
         self.job_started.emit(kind)
         throttle = _Throttle(lambda f, ph: self._progress.emit(job, f, ph))
+        extra: dict[str, Any] = {}
+        if on_partial is not None:
+            extra["partial"] = lambda value: self._partial.emit(job, value)
 
         def work() -> None:
             try:
-                result = fn(progress=throttle, cancel=job.token)
+                result = fn(progress=throttle, cancel=job.token, **extra)
             except BaseException as exc:  # noqa: BLE001 - every error must reach the user
                 self._done.emit(job, None, exc)
             else:
@@ -145,6 +156,10 @@ class TaskRunner(QObject):
             if job.on_progress:
                 job.on_progress(fraction, phase)
             self.job_progressed.emit(job.kind, fraction, phase)
+
+    def _on_partial(self, job: Job, value: Any) -> None:
+        if self._is_current(job) and not job.token.cancelled and job.on_partial:
+            job.on_partial(value)
 
     def _on_done(self, job: Job, result: Any, error: BaseException | None) -> None:
         job.finished = True

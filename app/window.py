@@ -27,6 +27,7 @@ from .resources import app_icon, demo_graph_path
 from .session_io import autosave_path, read_autosave, write_autosave
 from .subgraph import SubgraphView
 from .tasks import TaskRunner
+from .verify_panel import VerifyPanel
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,17 @@ class MainWindow(QMainWindow):
         self.connections = ConnectionsPanel(lambda: self.canvas.edge_visible, lambda: self.canvas.share)
         self.details = DetailPanel()
         self.subgraph = SubgraphView()
+        self.backends: dict[tuple[str, str], Any] = {}
+        self._bound: tuple[int, Any, list[int]] | None = None
+        self.verify_panel = VerifyPanel(self)
         self.docks = {name: self._dock(title, widget, area) for name, title, widget, area in (
             ("connections", "Connections", self.connections, Qt.DockWidgetArea.RightDockWidgetArea),
             ("details", "Node", self.details, Qt.DockWidgetArea.RightDockWidgetArea),
             ("subgraph", "Subgraph (pinned)", self.subgraph, Qt.DockWidgetArea.BottomDockWidgetArea),
+            ("verify", "Verify on the model", self.verify_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
         )}
+        self.tabifyDockWidget(self.docks["subgraph"], self.docks["verify"])
+        self.docks["subgraph"].raise_()
         self.resizeDocks([self.docks["subgraph"]], [220], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["connections"]], [340], Qt.Orientation.Horizontal)
         self.prune_bar = PruneBar()
@@ -92,7 +99,7 @@ class MainWindow(QMainWindow):
         self._autosave_timer.setInterval(AUTOSAVE_MS)
         self._autosave_timer.timeout.connect(self.autosave)
         self.runner.job_progressed.connect(self._on_progress)
-        self.runner.job_cancelled.connect(lambda kind: self.progress.hide())
+        self.runner.job_cancelled.connect(self._on_job_cancelled)
         self.runner.job_failed.connect(self._on_job_failed)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -167,8 +174,85 @@ class MainWindow(QMainWindow):
         self.load_failed.emit(message)
 
     def _on_job_failed(self, kind: str, message: str) -> None:
+        self.progress.hide()
         if kind != "load":
             self.show_error(f"{kind.capitalize()} failed", message)
+
+    def _on_job_cancelled(self, kind: str) -> None:
+        self.progress.hide()
+        if kind in ("verify", "model-open"):
+            self.verify_panel.on_cancelled()
+
+    # ---------------------------------------------------------------- the local model
+
+    def remembered_models(self) -> dict[str, tuple[str, str]]:
+        value = self.settings.value("models")
+        return {str(k): (str(v[0]), str(v[1])) for k, v in (value or {}).items()
+                if isinstance(v, (list, tuple)) and len(v) == 2}
+
+    def remember_model(self, key: str, model_dir: str, transcoders_dir: str) -> None:
+        models = self.remembered_models()
+        models[key] = (model_dir, transcoders_dir)
+        self.settings.setValue("models", {k: list(v) for k, v in models.items()})
+
+    def choose_model(self) -> None:
+        """Ask once for the model and transcoder folders of this graph's model; remembered."""
+        from ..models.locate import graph_key
+
+        if self.doc is None:
+            return
+        model = QFileDialog.getExistingDirectory(self, "Hugging Face model folder")
+        if not model:
+            return
+        tcs = QFileDialog.getExistingDirectory(self, "Transcoder folder (config.yaml)")
+        if tcs:
+            self.remember_model(graph_key(self.doc.graph), model, tcs)
+            self._bound = None
+
+    def with_backend(self, then: Any) -> None:
+        """Call ``then(backend, input_ids)`` on the GUI thread once this graph's model is open."""
+        from ..models.locate import find_model
+        from ..models.protocol import ModelLoadError
+
+        doc = self.doc
+        if doc is None:
+            return
+        graph = doc.graph
+        if self._bound is not None and self._bound[0] == id(graph):
+            then(self._bound[1], self._bound[2])
+            return
+        try:
+            model_dir, tc_dir = find_model(graph, self.remembered_models())
+        except ModelLoadError as exc:
+            self.show_error("No model for this graph", str(exc))
+            self.verify_panel._ended()
+            return
+        key = (str(model_dir), str(tc_dir))
+        cached = self.backends.get(key)
+
+        def work(*, progress: Any, cancel: Any) -> tuple[Any, list[int]]:
+            from ..models.binding import graph_input_ids
+            from ..models.registry import open_backend
+
+            backend = cached or open_backend(None, model_dir=model_dir, transcoders_dir=tc_dir,
+                                             progress=progress, cancel=cancel)
+            return backend, graph_input_ids(backend, graph)
+
+        def bound(result: tuple[Any, list[int]]) -> None:
+            backend, ids = result
+            self.backends[key] = backend
+            if self.doc is not None and self.doc.graph is graph:
+                self._bound = (id(graph), backend, ids)
+                self.verify_panel.model_label.setText(
+                    f"Model: {model_dir} · transcoders: {tc_dir} · backend {backend.name}")
+                then(backend, ids)
+
+        def failed(exc: BaseException) -> None:
+            self.verify_panel.model_label.setText(f"Model: {exc}")
+            self.verify_panel._ended()
+
+        self.verify_panel.model_label.setText(f"Loading model from {model_dir}…")
+        self.runner.submit("model-open", work, queue="model", on_done=bound, on_error=failed)
 
     def show_error(self, title: str, message: str) -> None:
         """A non-blocking error dialog; the app stays usable behind it."""
@@ -209,6 +293,9 @@ class MainWindow(QMainWindow):
 
     def _on_graph_replaced(self) -> None:
         self._whole_scores = None
+        self._bound = None
+        self.verify_panel.invalidate()
+        self.verify_panel.restore(self._saved_verify())
         self.request_prune()
         self._update_status()
 
@@ -219,11 +306,16 @@ class MainWindow(QMainWindow):
         self._update_status()
         self._autosave_timer.start()
 
+    def _saved_verify(self) -> dict[str, Any] | None:
+        ours = self.doc.graph.qparams.get("circuitdesk") if self.doc is not None else None
+        return ours.get("verify") if isinstance(ours, dict) else None
+
     def request_prune(self) -> None:
-        """Re-prune off the GUI thread; a newer request cancels this one."""
+        """Re-prune off the GUI thread; a newer request cancels this one (and stale verifies)."""
         doc = self.doc
         if doc is None:
             return
+        self.verify_panel.invalidate()
         if not doc.state.pruning:
             self.runner.cancel("prune")
             self.prune_result = None
@@ -298,7 +390,8 @@ class MainWindow(QMainWindow):
             if not path:
                 return
         try:
-            save_session(path, self.doc.graph, self.doc.state)
+            save_session(path, self.doc.graph, self.doc.state,
+                         extra={"verify": self.verify_panel.results_json()})
         except OSError as exc:
             self.show_error("Could not save", f"{path}: {exc.strerror or exc}")
             return
@@ -357,5 +450,8 @@ class MainWindow(QMainWindow):
         self._autosave_timer.stop()
         self.autosave()
         self.runner.shutdown()
+        for backend in self.backends.values():
+            backend.close()
+        self.backends.clear()
         self.canvas.detach()
         super().closeEvent(event)

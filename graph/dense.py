@@ -109,7 +109,8 @@ def graph_from_dense(data: DenseGraphData, *, fmt: str = "circuit-tracer-pt") ->
         prompt=data.prompt, prompt_tokens=tokens, input_tokens=tok.tolist(),
         scan=data.scan, model=data.model, n_layers=n_layers,
         raw={"slug": "", "scan": data.scan if isinstance(data.scan, str) else None,
-             "prompt_tokens": tokens, "prompt": data.prompt, "schema_version": 1},
+             "prompt_tokens": tokens, "prompt": data.prompt, "schema_version": 1,
+             "model": data.model, "input_tokens": tok.tolist()},
     )
     extra = dict(data.extra)
     extra.update(active_features=np.asarray(data.active_features),

@@ -258,6 +258,7 @@ def _read_links(
     target = _rows_of(dst_ids, single, n_links)
     if ambiguous:
         _resolve_ambiguous(src_ids, dst_ids, source, target, nodes, by_file_id, ambiguous)
+        _apply_uids(links, nodes, source, target)
     missing = (source < 0) | (target < 0)
     if missing.any():
         k = int(np.flatnonzero(missing)[0])
@@ -282,6 +283,16 @@ def _rows_of(ids: list[Any], rows: dict[str, int], count: int) -> np.ndarray:
     except (KeyError, TypeError):
         return np.array([rows.get(i, -1) if isinstance(i, str) else -1 for i in ids],
                         dtype=np.int64)
+
+
+def _apply_uids(links: list[Any], nodes: NodeTable, source: np.ndarray, target: np.ndarray) -> None:
+    """Our own files name shared-id endpoints exactly (``source_uid`` / ``target_uid``)."""
+    row_of = {uid: i for i, uid in enumerate(nodes.ids)}
+    for k, link in enumerate(links):
+        for key, column in (("source_uid", source), ("target_uid", target)):
+            uid = link.get(key)
+            if isinstance(uid, str) and uid in row_of:
+                column[k] = row_of[uid]
 
 
 def _resolve_ambiguous(
@@ -404,6 +415,8 @@ def graph_to_json(
     emask = emask & keep[graph.source] & keep[graph.target]
     rows = np.flatnonzero(keep)
     fids = graph.nodes.file_ids
+    uids = graph.nodes.ids
+    shared = {f for f, u in zip(fids, uids) if f != u}
     meta = dict(graph.metadata.raw) if metadata is None else metadata
     if not meta:
         meta = {"slug": graph.metadata.slug, "scan": graph.metadata.scan,
@@ -413,11 +426,22 @@ def graph_to_json(
         "qParams": graph.qparams if qparams is None else qparams,
         "nodes": [node_to_json(graph, int(i)) for i in rows],
         "links": [
-            {"source": fids[s], "target": fids[t], "weight": float(w)}
+            _link(fids, uids, shared, s, t, w)
             for s, t, w in zip(graph.source[emask].tolist(), graph.target[emask].tolist(),
                                graph.weight[emask].tolist())
         ],
     }
+
+
+def _link(fids: list[str], uids: list[str], shared: set[str], s: int, t: int, w: float
+          ) -> dict[str, Any]:
+    """A link; where a node_id is shared by two kinds (FORMATS §3) our exact id rides along."""
+    link: dict[str, Any] = {"source": fids[s], "target": fids[t], "weight": w}
+    if fids[s] in shared:
+        link["source_uid"] = uids[s]
+    if fids[t] in shared:
+        link["target_uid"] = uids[t]
+    return link
 
 
 def write_json(path: str | Path, obj: dict[str, Any]) -> None:

@@ -192,3 +192,29 @@ def test_json_round_trip(tmp_path: Path, name: str) -> None:
     np.testing.assert_array_equal(h.source, g.source)
     np.testing.assert_array_equal(h.weight, g.weight)
     assert h.metadata.prompt == g.metadata.prompt
+
+
+def test_shared_ids_round_trip_exactly(tmp_path: Path) -> None:
+    """Error "0_1_0" (layer 1) and feature "0_1_0" (layer 0, feature 1) both link to one target."""
+    from circuitdesk.graph.dense import DenseGraphData, graph_from_dense
+    from circuitdesk.graph.json_io import write_json
+
+    n_layers, n_pos = 3, 1
+    feats = np.array([[0, 0, 1], [2, 0, 5]])  # feature 1 at layer 0, feature 5 at layer 2
+    n = 2 + n_layers * n_pos + n_pos + 1
+    adj = np.zeros((n, n), np.float32)
+    adj[1, 0] = 0.5   # feature 0_1_0 -> feature 2_5_0
+    adj[1, 3] = -2.0  # error 0_1_0 (layer 1) -> feature 2_5_0
+    adj[n - 1, 1] = 1.0
+    g = graph_from_dense(DenseGraphData(
+        adjacency=adj, active_features=feats, activation_values=np.ones(2, np.float32),
+        selected_features=np.arange(2), input_tokens=np.array([7]), logit_tokens=[9],
+        logit_strings=["x"], logit_probabilities=np.array([1.0], np.float32), n_layers=n_layers))
+    assert g.nodes.ids[3] == "0_1_0@error" and g.nodes.file_ids[3] == "0_1_0"
+    out = tmp_path / "shared.json"
+    write_json(out, graph_to_json(g))
+    h = load_graph(out)
+    assert h.nodes.ids == g.nodes.ids
+    got = sorted(zip(h.source.tolist(), h.target.tolist(), h.weight.tolist()))
+    want = sorted(zip(g.source.tolist(), g.target.tolist(), g.weight.tolist()))
+    assert got == want
