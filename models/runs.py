@@ -67,12 +67,15 @@ class PatchRun(Run):
             covers every layer.
         return_activations: Keep recomputed activations of every layer.
         apply_activation: Keep activations (True) or pre-activations (False).
+        live: Row 0 of the batch is the clean run itself (an empty intervention list): its
+            values at each site are recorded into ``clean`` and frozen into the other rows
+            in the same forward pass, which saves a separate clean pass.
     """
 
     def __init__(self, rm: ReplacementModel, batch: Sequence[Sequence[Intervention]],
                  clean: RecordRun | None, *, freeze_patterns: bool, constrained: range | None,
-                 return_activations: bool, apply_activation: bool) -> None:
-        self.rm, self.clean = rm, clean
+                 return_activations: bool, apply_activation: bool, live: bool = False) -> None:
+        self.rm, self.clean, self.live = rm, clean, live and clean is not None
         self.freeze_patterns = freeze_patterns and clean is not None
         self.constrained = constrained if clean is not None else None
         self.freeze_scales = bool(self.constrained) and set(range(rm.n_layers)) <= set(
@@ -96,16 +99,26 @@ class PatchRun(Run):
         return norm_scale(module, x)
 
     def on_norm(self, idx: int, module: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+        if self.live and self.clean is not None:
+            self.clean.scales[idx] = norm_scale(module, x[:1])
         if self.freeze_scales and self.clean is not None:
             return norm_apply(module, x, self.clean.scales[idx])
         return None
 
     def on_pattern(self, layer: int, weights: torch.Tensor) -> torch.Tensor:
+        if self.live and self.clean is not None:
+            self.clean.patterns[layer] = weights[:1]
         if self.freeze_patterns and self.clean is not None:
             return self.clean.patterns[layer].expand_as(weights)
         return weights
 
+    def on_embed(self, out: torch.Tensor) -> None:
+        if self.live and self.clean is not None:
+            self.clean.embed = out[:1]
+
     def on_in(self, layer: int, x: torch.Tensor) -> None:
+        if self.live and self.clean is not None:
+            self.clean.ins[layer] = x[:1]
         need_cur = layer in self._by_layer and not self.constrained
         if self.return_activations or need_cur:
             pre = self.rm.tc.encode(layer, x, False)
@@ -121,6 +134,8 @@ class PatchRun(Run):
 
     def on_out(self, layer: int, out: torch.Tensor) -> torch.Tensor | None:
         new: torch.Tensor | None = None
+        if self.live and self.clean is not None:
+            self.clean.outs[layer] = out[:1]
         if self.constrained and layer in self.constrained and self.clean is not None:
             new = self.clean.outs[layer].expand_as(out)
             if self.rm.tc.w_skip is not None:

@@ -144,15 +144,6 @@ class TorchBackend:
             if not np.isfinite(iv.value):
                 raise InterventionError(f"value {iv.value} is not finite")
 
-    def _clean_run(self, ids: list[int]) -> RecordRun:
-        key = tuple(ids)
-        if self._clean is None or self._clean_key != key:
-            run = RecordRun()
-            with torch.no_grad():
-                self.rm.forward(torch.tensor([ids], device=self.rm.device), run)
-            self._clean, self._clean_key = run, key
-        return self._clean
-
     def intervene(self, prompt: PromptOrIds, interventions: Sequence[Intervention], *,
                   freeze: FreezeSpec = "attention", return_activations: bool = True,
                   apply_activation_function: bool = True, progress: Progress = no_progress,
@@ -174,20 +165,29 @@ class TorchBackend:
         items = [[Intervention(*iv) for iv in ivs] for ivs in batch]
         for ivs in items:
             self._check(ivs, len(ids))
-        wants_freeze = freeze_patterns or constrained is not None
-        clean = self._clean_run(ids) if wants_freeze and any(items) else None
+        wants_freeze = (freeze_patterns or constrained is not None) and any(items)
+        key = tuple(ids)
+        clean = self._clean if wants_freeze and self._clean_key == key else None
         t = torch.tensor([ids], device=self.rm.device)
         results: list[InterventionResult] = []
         for start in range(0, len(items), max(1, batch_size)):
             cancel.check()
-            chunk = items[start:start + batch_size]
+            chunk: list[list[Intervention]] = items[start:start + batch_size]
+            # No clean run of these ids yet: make batch row 0 the clean run (see PatchRun).
+            live = wants_freeze and clean is None
+            if live:
+                clean, chunk = RecordRun(), [[], *chunk]
             run = PatchRun(self.rm, chunk, clean, freeze_patterns=freeze_patterns,
                            constrained=constrained, return_activations=return_activations,
-                           apply_activation=apply_activation_function)
+                           apply_activation=apply_activation_function, live=live)
             with torch.no_grad():
                 logits = self.rm.forward(t.expand(len(chunk), -1), run).float().cpu().numpy()
             acts = (torch.stack([run.acts[l] for l in range(self.n_layers)], dim=1)
                     .float().cpu().numpy() if return_activations else None)
+            if live:
+                self._clean, self._clean_key = clean, key
+                logits, chunk = logits[1:], chunk[1:]
+                acts = None if acts is None else acts[1:]
             for r in range(len(chunk)):
                 results.append(InterventionResult(
                     logits=logits[r], activations=None if acts is None else acts[r],
