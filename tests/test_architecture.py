@@ -89,7 +89,7 @@ import sys
 for name in ("PySide6", "pyqtgraph", "superqt"):
     sys.modules[name] = None
 import pytest
-code = pytest.main(["-q", "-x", "-m", "not gui and not slow", "-p", "no:qt",
+code = pytest.main(["-q", "-x", "-m", "not gui and not slow", "-p", "no:pytest-qt",
                     "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestConfigWarning",
                     {str(ROOT / "tests")!r}])
 print("PySide6 imported:", sys.modules.get("PySide6") is not None)
