@@ -22,6 +22,7 @@ from ..graph.errors import CircuitDeskError
 
 if TYPE_CHECKING:
     from ..graph.dense import DenseGraphData
+    from ..graph.model import Graph
 
 
 class ModelLoadError(CircuitDeskError):
@@ -168,11 +169,15 @@ class ReplacementBackend(Protocol):
         max_feature_nodes: int | None = None,
         max_n_logits: int = 10,
         desired_logit_prob: float = 0.95,
-        batch_size: int = 256,
+        batch_size: int = 512,
         progress: Progress = no_progress,
         cancel: CancelToken = NEVER,
     ) -> DenseGraphData:
         """An attribution graph in the engine's dense layout (FORMATS.md §1)."""
+        ...
+
+    def check_graph_tokens(self, graph: Graph) -> list[int]:
+        """The graph's token ids; ModelLoadError when this tokenizer does not reproduce them."""
         ...
 
     def close(self) -> None:

@@ -95,7 +95,10 @@ def test_bad_model_folders(root: Path) -> None:
 
 
 def test_bos_is_prepended_once(root: Path) -> None:
+    from circuitdesk.models.protocol import ReplacementBackend
+
     b = open_tiny(root, "llama", "plt")
+    assert isinstance(b, ReplacementBackend)
     ids = b.tokenize("the cat")
     assert ids[0] == 1 and len(ids) == 3 and b.token_strings(ids)[0] == "<s>"
     assert b.tokenize(ids) == ids
