@@ -20,3 +20,10 @@ __all__ = [
     "FreezeSpec", "Intervention", "InterventionError", "InterventionResult", "ModelLoadError",
     "ReplacementBackend", "TokenScore", "available_backends", "open_backend", "parse_freeze",
 ]
+
+from .registry import BackendEntry, register_backend  # noqa: E402
+
+# Chosen when torch is absent (lower priority than torch), or by name; it opens an .onnx
+# file written by ``circuitdesk export-onnx`` (models/onnx_backend.py).
+register_backend(BackendEntry(name="onnx", module=".onnx_backend", opener="open_onnx_backend",
+                              requires=("onnxruntime", "tokenizers"), priority=5))
