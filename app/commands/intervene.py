@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...graph.errors import CircuitDeskError
+from .export_onnx import add_onnx_option, open_model_backend
 from .trace import add_model_arguments
 
 _SET = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*:\s*(\d+)\s*=\s*(\S+)\s*$")
@@ -27,6 +28,7 @@ class InterveneArgumentError(CircuitDeskError):
 def register(sub: Any) -> None:
     p = sub.add_parser("intervene", help="set feature activations and compare the outputs")
     add_model_arguments(p)
+    add_onnx_option(p)
     p.add_argument("--prompt", required=True)
     p.add_argument("--set", action="append", default=[], metavar="LAYER:POS:FEATURE=VALUE",
                    dest="sets", help="set a feature's activation (repeatable; POS counts BOS)")
@@ -83,14 +85,12 @@ def _rows(backend: Any, base: np.ndarray, patched: np.ndarray, ids: list[int]) -
 
 def run(args: argparse.Namespace) -> int:
     from ...models.protocol import Intervention, parse_freeze
-    from ...models.registry import open_backend
 
     sets = [Intervention(*parse_set(s)) for s in args.sets]
     freeze = parse_freeze(args.freeze)
     if args.top < 1:
         raise InterveneArgumentError("--top must be at least 1")
-    backend = open_backend(args.backend, model_dir=args.model, transcoders_dir=args.transcoders,
-                           device=args.device, dtype=args.dtype)
+    backend = open_model_backend(args)
     targets = [_target_id(backend, t) for t in args.target]
     ids = backend.tokenize(args.prompt)
     base, patched = backend.intervene_batch(ids, [[], sets], freeze=freeze,

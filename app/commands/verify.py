@@ -18,6 +18,7 @@ import numpy as np
 from ...graph import load_graph
 from ...graph.model import NodeKind
 from ...graph.prune import prune
+from .export_onnx import add_onnx_option, open_model_backend
 from .trace import add_model_arguments
 
 
@@ -25,6 +26,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="compare the graph's predicted effects with the model's")
     p.add_argument("graph")
     add_model_arguments(p)
+    add_onnx_option(p)
     p.add_argument("--node-threshold", type=float, default=None)
     p.add_argument("--edge-threshold", type=float, default=None)
     p.add_argument("--freeze", default="attention", metavar="attention|none|all")
@@ -42,7 +44,6 @@ def _num(x: float) -> float | None:
 def run(args: argparse.Namespace) -> int:
     from ...models.binding import graph_input_ids
     from ...models.protocol import parse_freeze
-    from ...models.registry import open_backend
     from ...models.verify import feature_claims, run_verification
 
     freeze = parse_freeze(args.freeze)
@@ -52,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
         result = prune(graph, 0.8 if args.node_threshold is None else args.node_threshold,
                        0.98 if args.edge_threshold is None else args.edge_threshold)
         node_mask, edge_mask = result.node_mask, result.edge_mask
-    backend = open_backend(args.backend, model_dir=args.model, transcoders_dir=args.transcoders,
-                           device=args.device, dtype=args.dtype)
+    backend = open_model_backend(args)
     ids = graph_input_ids(backend, graph)
     rows = np.flatnonzero((graph.nodes.kind == NodeKind.FEATURE)
                           & (True if node_mask is None else node_mask))
