@@ -37,14 +37,26 @@ class Layout:
 
 
 def node_rows(graph: Graph) -> np.ndarray:
-    """Row of each node: 0 embeddings, layer+1 features/errors, top row logits."""
+    """Row of each node: 0 embeddings, then one row per occupied layer (ascending), logits on top.
+
+    Layers with no node get no row, so a pruned graph that lives in layers 18-25 is not
+    squeezed above 18 empty rows.
+    """
     kind = graph.nodes.kind
     layer = graph.nodes.layer
     inner = (kind == NodeKind.FEATURE) | (kind == NodeKind.ERROR)
-    top = int(layer[inner].max(initial=-1)) + 2
-    rows = np.where(inner, layer + 1, 0).astype(np.int64)
-    rows[kind == NodeKind.LOGIT] = top
+    occupied = np.unique(layer[inner])
+    rows = np.zeros(graph.n_nodes, dtype=np.int64)
+    rows[inner] = np.searchsorted(occupied, layer[inner]) + 1
+    rows[kind == NodeKind.LOGIT] = len(occupied) + 1
     return rows
+
+
+def row_layers(graph: Graph) -> dict[int, int]:
+    """``{row: layer}`` for the rows of transcoder layers."""
+    kind = graph.nodes.kind
+    inner = (kind == NodeKind.FEATURE) | (kind == NodeKind.ERROR)
+    return {k + 1: int(v) for k, v in enumerate(np.unique(graph.nodes.layer[inner]).tolist())}
 
 
 def layer_layout(graph: Graph) -> Layout:
@@ -67,13 +79,10 @@ def layer_layout(graph: Graph) -> Layout:
         size = np.repeat(counts, counts)
         offset = np.where(size > 1, (rank + 0.5) / size - 0.5, 0.0) * CELL_SPAN
         xy[order, 0] = column_x[pos[order]] + offset * width[pos[order]]
-    top = int(rows.max(initial=0))
     labels = {0: "Emb"}
-    for r in np.unique(rows).tolist():
-        if 0 < r < top or (r == top and not (graph.nodes.kind == NodeKind.LOGIT).any()):
-            labels[int(r)] = f"L{int(r) - 1}"
+    labels.update({r: f"L{layer}" for r, layer in row_layers(graph).items()})
     if (graph.nodes.kind == NodeKind.LOGIT).any():
-        labels[top] = "Logit"
+        labels[int(rows.max(initial=0))] = "Logit"
     return Layout(xy=xy, row_labels=labels, n_positions=n_pos, column_x=column_x,
                   column_width=width)
 

@@ -18,7 +18,7 @@ def test_rows_and_columns() -> None:
     assert (rows[kind == NodeKind.EMBEDDING] == 0).all()
     assert (rows[kind == NodeKind.LOGIT] == rows.max()).all()
     feat = kind == NodeKind.FEATURE
-    assert (rows[feat] == g.nodes.layer[feat] + 1).all()
+    assert (rows[feat] == g.nodes.layer[feat] + 1).all()  # every layer is occupied here
     assert lay.row_labels[0] == "Emb" and lay.row_labels[int(rows.max())] == "Logit"
     assert lay.row_labels[1] == "L0"
     # every node sits inside its position's column, columns ordered left to right
@@ -37,3 +37,11 @@ def test_rows_and_columns() -> None:
 def test_layout_is_deterministic() -> None:
     g = load_graph(FIXTURES["tc"])
     np.testing.assert_array_equal(layer_layout(g).xy, layer_layout(g).xy)
+
+
+def test_empty_layers_get_no_row() -> None:
+    g = load_graph(FIXTURES["legacy"])  # layers 18-25 only
+    lay = layer_layout(g)
+    rows = node_rows(g)
+    assert rows.max() == 9 and lay.row_labels[1] == "L18" and lay.row_labels[8] == "L25"
+    assert lay.row_labels[9] == "Logit"

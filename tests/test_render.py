@@ -1,0 +1,73 @@
+"""Rendering: the canvas drawn into a fixed-size image matches approved PNGs within a tolerance."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtGui import QColor, QImage  # noqa: E402
+
+from circuitdesk.app.canvas import DARK, GraphCanvas  # noqa: E402
+from circuitdesk.graph import load_graph  # noqa: E402
+from circuitdesk.graph.document import Document  # noqa: E402
+from circuitdesk.graph.model import NodeKind  # noqa: E402
+
+from .conftest import DATA, FIXTURES  # noqa: E402
+
+pytestmark = pytest.mark.gui
+APPROVED = DATA / "approved"
+SIZE = (900, 600)
+
+
+def _pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    buf = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    return buf.reshape(image.height(), image.bytesPerLine() // 4, 4)[:, : image.width(), :3].copy()
+
+
+def _render(qtbot, name: str, dark: bool = False) -> tuple[GraphCanvas, QImage]:
+    canvas = GraphCanvas(Document(load_graph(FIXTURES[name])))
+    qtbot.addWidget(canvas)
+    canvas.resize(*SIZE)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    if dark:
+        canvas.set_theme(DARK)
+    canvas.reset_view()
+    return canvas, canvas.grab().toImage()
+
+
+@pytest.mark.parametrize("name", ["legacy", "tc"])
+def test_matches_approved_png(qtbot, tmp_path: Path, name: str) -> None:
+    _, image = _render(qtbot, name)
+    approved = APPROVED / f"canvas_{name}.png"
+    if os.environ.get("CIRCUITDESK_APPROVE") == "1":
+        image.save(str(approved))
+    got, want = _pixels(image), _pixels(QImage(str(approved)))
+    assert got.shape == want.shape
+    diff = np.abs(got.astype(int) - want.astype(int)).max(axis=2)
+    changed = float((diff > 40).mean())
+    if changed > 0.002:  # more than 0.2 % of the pixels visibly different
+        out = tmp_path / f"diff_{name}.png"
+        QImage(np.ascontiguousarray(np.repeat((diff > 40)[..., None] * 255, 3, axis=2)
+                                    .astype(np.uint8)).data, diff.shape[1], diff.shape[0],
+               diff.shape[1] * 3, QImage.Format.Format_RGB888).save(str(out))
+        image.save(str(tmp_path / f"got_{name}.png"))
+        pytest.fail(f"{changed:.2%} of pixels differ from {approved.name}; diff saved to {out}")
+
+
+def test_glyph_colours_at_known_nodes_and_themes(qtbot) -> None:
+    canvas, image = _render(qtbot, "legacy")
+    g = canvas.doc.graph
+    logit = int(np.flatnonzero(g.nodes.kind == NodeKind.LOGIT)[0])
+    p = canvas.view_point(logit)
+    c = image.pixelColor(p)
+    assert abs(c.red() - 230) < 30 and abs(c.green() - 145) < 30 and abs(c.blue() - 56) < 30
+    canvas.set_theme(DARK)
+    dark = canvas.grab().toImage()
+    bg = dark.pixelColor(dark.width() - 3, 3)
+    assert bg == QColor(DARK.background)
