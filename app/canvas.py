@@ -43,6 +43,8 @@ GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
 """Symbol and fill per kind: circle feature, diamond error, square embedding/logit."""
 
 NODE_SIZE = 9
+MAX_DRAWN_EDGES = 300_000
+"""Past this many visible edges only the strongest (by share of their target's input) are drawn."""
 PIN_COLOR = (200, 30, 120)
 SELECT_COLOR = (20, 20, 20)
 
@@ -83,6 +85,7 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self.node_visible = np.zeros(0, bool)
         self.edge_visible = np.zeros(0, bool)
         self.share = np.zeros(0)
+        self.edges_capped = False
         self.hovered: int | None = None
         self.search_hits: list[int] = []
         self._drag_origin: tuple[float, float] | None = None
@@ -234,15 +237,21 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self.node_visible, self.edge_visible = visible_masks(
             graph, hidden=state.hidden, pinned=state.pinned,
             node_mask=self._prune_nodes, edge_mask=self._prune_edges)
-        src, dst = graph.source, graph.target
+        if state.pruning and self._prune_nodes is None and graph.n_edges > MAX_DRAWN_EDGES:
+            # a raw engine graph: draw nodes only until the first prune result arrives
+            self.edge_visible = np.zeros(graph.n_edges, bool)
         w = np.where(self.edge_visible, graph.weight.astype(np.float64), 0.0)
-        self.share = input_share(dst, w, graph.n_nodes)
-        bucket = bucket_of(self.share)
-        segs = np.concatenate([self.xy[src], self.xy[dst]], axis=1)
+        self.share = input_share(graph.target, w, graph.n_nodes)
+        drawn = np.flatnonzero(self.edge_visible)
+        self.edges_capped = drawn.size > MAX_DRAWN_EDGES
+        if self.edges_capped:  # keep the strongest; the status bar says so
+            top = np.argpartition(-np.abs(self.share[drawn]), MAX_DRAWN_EDGES)[:MAX_DRAWN_EDGES]
+            drawn = drawn[top]
+        bucket = bucket_of(self.share[drawn])
+        segs = np.concatenate([self.xy[graph.source[drawn]], self.xy[graph.target[drawn]]], axis=1)
         order = [b for level in range(N_BINS) for b in (level, N_BINS + level)]  # weakest first
-        self.edge_layer.set_buckets(
-            [segs[self.edge_visible & (bucket == b)] for b in range(2 * N_BINS)],
-            self._bucket_pens(), order)
+        self.edge_layer.set_buckets([segs[bucket == b] for b in range(2 * N_BINS)],
+                                    self._bucket_pens(), order)
         kind = graph.nodes.kind
         for k, item in self._node_items.items():
             rows = np.flatnonzero(self.node_visible & (kind == k))

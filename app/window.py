@@ -359,7 +359,8 @@ class MainWindow(QMainWindow):
         self.counts_label.setText(
             f"{int(c.node_visible.sum())}/{doc.graph.n_nodes} nodes · "
             f"{int(c.edge_visible.sum())}/{doc.graph.n_edges} links · "
-            f"{len(doc.state.pinned)} pinned · {len(doc.state.selected)} selected")
+            f"{len(doc.state.pinned)} pinned · {len(doc.state.selected)} selected"
+            + (" · strongest 300k links drawn" if c.edges_capped else ""))
         if not doc.state.pruning:
             self.prune_bar.scores.setText("")
         self.undo_action.setEnabled(doc.can_undo)
