@@ -21,7 +21,7 @@ __all__ = [
     "ReplacementBackend", "TokenScore", "available_backends", "open_backend", "parse_freeze",
 ]
 
-from .registry import BackendEntry, register_backend  # noqa: E402
+from .registry import BackendEntry, register_backend
 
 # Chosen when torch is absent (lower priority than torch), or by name; it opens an .onnx
 # file written by ``circuitdesk export-onnx`` (models/onnx_backend.py).
