@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter
 from PySide6.QtWidgets import QGraphicsRectItem
 from superqt.utils import qthrottled
@@ -240,7 +240,7 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         if state.pruning and self._prune_nodes is None and graph.n_edges > MAX_DRAWN_EDGES:
             # a raw engine graph: draw nodes only until the first prune result arrives
             self.edge_visible = np.zeros(graph.n_edges, bool)
-        w = np.where(self.edge_visible, graph.weight.astype(np.float64), 0.0)
+        w = np.where(self.edge_visible, graph.weight, np.float32(0)).astype(np.float64)
         self.share = input_share(graph.target, w, graph.n_nodes)
         drawn = np.flatnonzero(self.edge_visible)
         self.edges_capped = drawn.size > MAX_DRAWN_EDGES
@@ -250,8 +250,11 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         bucket = bucket_of(self.share[drawn])
         segs = np.concatenate([self.xy[graph.source[drawn]], self.xy[graph.target[drawn]]], axis=1)
         order = [b for level in range(N_BINS) for b in (level, N_BINS + level)]  # weakest first
+        k = min(EdgeLayer.PREVIEW, drawn.size)
+        strongest = np.argpartition(-np.abs(self.share[drawn]), k - 1)[:k] if k else drawn[:0]
         self.edge_layer.set_buckets([segs[bucket == b] for b in range(2 * N_BINS)],
-                                    self._bucket_pens(), order)
+                                    self._bucket_pens(), order, segs[strongest],
+                                    bucket_pen(2 * N_BINS - 1, QColor(self._theme.background)))
         kind = graph.nodes.kind
         for k, item in self._node_items.items():
             rows = np.flatnonzero(self.node_visible & (kind == k))
@@ -459,6 +462,10 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
         self.search_hits = rows
         self._update_overlays()
         self.center_on([r for r in rows if self.node_visible[r]])
+
+    def closeEvent(self, event: object) -> None:
+        QThreadPool.globalInstance().waitForDone(10000)  # no edge render outlives the canvas
+        super().closeEvent(event)
 
     def render_image(self) -> QImage:
         """The canvas as drawn now, as an ARGB32 premultiplied image."""

@@ -6,10 +6,12 @@ rectangle as their shape, so Qt's hit testing never walks 100k segments.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import internals
-from PySide6.QtCore import QLineF, QRectF
+from PySide6.QtCore import QLineF, QRectF, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 
 from . import palette
@@ -22,11 +24,17 @@ NEGATIVE = tuple(int(v) for v in palette.NEGATIVE)
 
 
 def input_share(target: np.ndarray, weight: np.ndarray, n_nodes: int) -> np.ndarray:
-    """Each edge's share of its target's input: weight / sum |incoming weights|."""
-    total = np.bincount(target, weights=np.abs(weight), minlength=n_nodes)
-    denom = total[target]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denom > 0, weight / denom, 0.0)
+    """Each edge's share of its target's input: weight / sum |incoming weights|.
+
+    Edges with weight 0 (hidden ones are passed as 0) get share 0 without any work.
+    """
+    share = np.zeros(weight.shape[0])
+    live = np.flatnonzero(weight)
+    if live.size:
+        t, w = target[live], weight[live]
+        total = np.bincount(t, weights=np.abs(w), minlength=n_nodes)
+        share[live] = w / total[t]
+    return share
 
 
 def bucket_of(share: np.ndarray) -> np.ndarray:
@@ -51,7 +59,7 @@ def bucket_pen(bucket: int, background: QColor | None = None) -> QPen:
     r, g, b = (back * (1 - alpha) + rgb * alpha).round().astype(int).tolist()
     pen = QPen(QColor(r, g, b))
     pen.setCosmetic(True)
-    pen.setWidthF(1.0 if level < N_BINS - 1 else 2.0)
+    pen.setWidthF(1.0)  # wider pens leave Qt's fast line path: 3-4x slower (STYLE.md §3)
     return pen
 
 
@@ -64,37 +72,49 @@ def highlight_pen(sign: int) -> QPen:
 
 
 class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
-    """All edge buckets in one item, painted weakest first, with a cached image.
+    """All edge buckets in one item, rendered to an image off the GUI thread.
 
-    At rest the buckets are drawn into an image of the view and the image is blitted, so
-    hover and highlight repaints cost a copy, not 100k lines. While the view moves
-    (``frozen``), the last image is drawn under the new transform instead (a map-like
-    preview); the view coming to rest repaints at full quality.
+    Painting blits the image made for the current view. When the view or the data changed,
+    a worker thread (Qt's pool; QPainter on a QImage is thread-safe and PySide releases the
+    GIL while it draws) renders a new image while the GUI shows the previous image moved to
+    the new view, or, for new data, the strongest edges drawn directly. While the view moves
+    (``frozen``) no render is started; the view coming to rest renders at full quality.
     """
+
+    rendered = Signal(object, object)
+    PREVIEW = 3000
+    """Edges drawn directly while the full image is being rendered."""
 
     def __init__(self, n_buckets: int) -> None:
         super().__init__()
-        self._lines = [internals.PrimitiveArray(QLineF, 4) for _ in range(n_buckets)]
+        self._segments: list[np.ndarray] = [np.zeros((0, 4))] * n_buckets
         self._pens = [QPen() for _ in range(n_buckets)]
         self._order = list(range(n_buckets))
+        self._preview = internals.PrimitiveArray(QLineF, 4)
+        self._preview_pen = QPen()
         self._bounds = QRectF()
+        self._data_gen = 0
         self._cache: QImage | None = None
-        self._cache_tf: QTransform | None = None
+        self._cache_key: tuple[Any, ...] | None = None
+        self._pending: tuple[Any, ...] | None = None
         self.frozen = False
+        self.synchronous = False
+        self.rendered.connect(self._on_rendered)
         self.setAcceptHoverEvents(False)
         self.setAcceptedMouseButtons(pg.QtCore.Qt.MouseButton.NoButton)
 
-    def set_buckets(self, segments: list[np.ndarray], pens: list[QPen], order: list[int]) -> None:
-        """One ``[n, 4]`` segment array and pen per bucket; ``order`` = drawing order."""
+    def set_buckets(self, segments: list[np.ndarray], pens: list[QPen], order: list[int],
+                    preview: np.ndarray, preview_pen: QPen) -> None:
+        """One ``[n, 4]`` array and pen per bucket, the drawing order, and the strongest edges."""
         self.prepareGeometryChange()
+        self._segments = [np.ascontiguousarray(s, dtype=np.float64) for s in segments]
         self._pens, self._order = pens, order
-        boxes = []
-        for lines, seg in zip(self._lines, segments):
-            lines.resize(int(seg.shape[0]))
-            if seg.shape[0]:
-                lines.ndarray()[:] = seg
-                boxes.append((seg[:, [0, 2]].min(), seg[:, [1, 3]].min(),
-                              seg[:, [0, 2]].max(), seg[:, [1, 3]].max()))
+        self._preview.resize(int(preview.shape[0]))
+        if preview.shape[0]:
+            self._preview.ndarray()[:] = preview
+        self._preview_pen = preview_pen
+        boxes = [(s[:, [0, 2]].min(), s[:, [1, 3]].min(), s[:, [0, 2]].max(), s[:, [1, 3]].max())
+                 for s in self._segments if s.shape[0]]
         if boxes:
             b = np.array(boxes)
             x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
@@ -108,7 +128,10 @@ class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
         self.invalidate()
 
     def invalidate(self) -> None:
+        """The data or the pens changed: every image made so far is stale."""
+        self._data_gen += 1
         self._cache = None
+        self._pending = None
         self.update()
 
     def set_frozen(self, frozen: bool) -> None:
@@ -116,7 +139,11 @@ class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
         self.update()
 
     def counts(self) -> list[int]:
-        return [len(lines) for lines in self._lines]
+        return [int(s.shape[0]) for s in self._segments]
+
+    def is_fresh(self) -> bool:
+        """True when the image shown is the full rendering of the current data and view."""
+        return self._cache is not None and self._pending is None
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -127,34 +154,81 @@ class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
         return path
 
     def paint(self, painter: QPainter, *args: object) -> None:
-        if not any(len(lines) for lines in self._lines):
+        if not any(s.shape[0] for s in self._segments):
             return
-        device = painter.device()
         tf = painter.worldTransform()
-        size = (device.width(), device.height())
+        device = painter.device()
+        key = (self._data_gen, _tf_key(tf), device.width(), device.height())
         cache = self._cache
-        fresh = (cache is not None and self._cache_tf == tf
-                 and (cache.width(), cache.height()) == size)
-        if cache is not None and (fresh or self.frozen):
+        if cache is not None and self._cache_key == key:
             painter.save()
-            painter.setWorldTransform(self._cache_tf.inverted()[0] * tf)  # type: ignore[union-attr]
+            painter.resetTransform()  # exactly 1:1 (a near-identity would take the slow path)
             painter.drawImage(0, 0, cache)
             painter.restore()
             return
-        image = QImage(size[0], size[1], QImage.Format.Format_ARGB32_Premultiplied)
-        image.fill(0)
-        p = QPainter(image)
-        p.setWorldTransform(tf)
-        for b in self._order:
-            if len(self._lines[b]):
-                p.setPen(self._pens[b])
-                p.drawLines(*self._lines[b].drawargs())
-        p.end()
-        self._cache, self._cache_tf = image, QTransform(tf)
-        painter.save()
-        painter.resetTransform()
-        painter.drawImage(0, 0, image)
-        painter.restore()
+        if not self.frozen:
+            self._request(key, QTransform(tf))
+        if cache is not None and self._cache_key is not None and self._cache_key[0] == key[0]:
+            _blit(painter, cache, self._cache_tf, tf)  # same data, older view: move it along
+        elif len(self._preview):
+            painter.setPen(self._preview_pen)
+            painter.drawLines(*self._preview.drawargs())
+
+    def _request(self, key: tuple[Any, ...], tf: QTransform) -> None:
+        if self._pending == key:
+            return
+        self._pending = key
+        job = (key, tf, self._segments, self._pens, self._order)
+        if self.synchronous:
+            self._on_rendered(_render(*job), (key, tf))
+        else:
+            QThreadPool.globalInstance().start(lambda: self._render_in_worker(job))
+
+    def _render_in_worker(self, job: tuple[Any, ...]) -> None:
+        image = _render(*job)
+        try:
+            self.rendered.emit(image, (job[0], job[1]))
+        except RuntimeError:  # the item was deleted while we drew
+            pass
+
+    def _on_rendered(self, image: QImage, meta: tuple[Any, ...]) -> None:
+        key, tf = meta
+        if key[0] != self._data_gen:
+            return  # drawn from data that has changed since
+        if self._pending == key:
+            self._pending = None
+        self._cache, self._cache_key, self._cache_tf = image, key, tf
+        self.update()
+
+
+def _tf_key(tf: QTransform) -> tuple[float, ...]:
+    return (tf.m11(), tf.m12(), tf.m21(), tf.m22(), tf.dx(), tf.dy())
+
+
+def _blit(painter: QPainter, image: QImage, made_at: QTransform, now: QTransform) -> None:
+    painter.save()
+    painter.setWorldTransform(made_at.inverted()[0] * now)
+    painter.drawImage(0, 0, image)
+    painter.restore()
+
+
+def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pens: list[QPen],
+            order: list[int]) -> QImage:
+    """Draw every bucket (weakest first) into a transparent image of the view's size."""
+    image = QImage(int(key[2]), int(key[3]), QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(0)
+    painter = QPainter(image)
+    painter.setWorldTransform(tf)
+    lines = internals.PrimitiveArray(QLineF, 4)
+    for b in order:
+        seg = segments[b]
+        if seg.shape[0]:
+            lines.resize(int(seg.shape[0]))
+            lines.ndarray()[:] = seg
+            painter.setPen(pens[b])
+            painter.drawLines(*lines.drawargs())
+    painter.end()
+    return image
 
 
 class EdgeBatchItem(pg.GraphicsObject):  # type: ignore[misc]

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QWidget,
@@ -451,6 +451,7 @@ class MainWindow(QMainWindow):
         self._autosave_timer.stop()
         self.autosave()
         self.runner.shutdown()
+        QThreadPool.globalInstance().waitForDone(10000)  # edge images being rendered
         for backend in self.backends.values():
             backend.close()
         self.backends.clear()

@@ -38,6 +38,8 @@ def _render(qtbot, name: str, dark: bool = False) -> tuple[GraphCanvas, QImage]:
     if dark:
         canvas.set_theme(DARK)
     canvas.reset_view()
+    canvas.grab()  # a paint starts the edge image in a worker thread
+    qtbot.waitUntil(canvas.edge_layer.is_fresh, timeout=20000)
     return canvas, canvas.grab().toImage()
 
 
