@@ -91,8 +91,9 @@ def train_tokenizer(vocab_size: int, docs: list[str], max_length: int) -> Any:
     bos_id = tok.token_to_id(BOS)
     tok.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS,
-                                   pad_token=PAD, model_max_length=max_length)
+    fast = PreTrainedTokenizerFast  # untyped in transformers 5
+    return fast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS,  # type: ignore[no-untyped-call]
+                pad_token=PAD, model_max_length=max_length)
 
 
 def _encode_docs(tokenizer: Any, docs: list[str], max_len: int) -> list[list[int]]:
@@ -217,14 +218,14 @@ def top_predictions(model_dir: Path, k: int = 5) -> dict[str, list[tuple[str, fl
     tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     with _no_hf_progress_bars():
         model = AutoModelForCausalLM.from_pretrained(str(model_dir), local_files_only=True)
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
     result = {}
     with torch.no_grad():
         for prompt, _ in DEMO_PROMPTS:
             ids = tok(prompt, return_tensors="pt")["input_ids"]
             probs = model(input_ids=ids).logits[0, -1].softmax(-1)
             p, idx = probs.topk(k)
-            result[prompt] = [(tok.decode([int(i)]), float(v)) for v, i in zip(p, idx)]
+            result[prompt] = [(str(tok.decode([int(i)])), float(v)) for v, i in zip(p, idx)]
     return result
 
 
@@ -250,12 +251,12 @@ def _no_hf_progress_bars() -> Iterator[None]:
     from transformers.utils import logging as hf_logging
 
     was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         yield
     finally:
         if was_on:
-            hf_logging.enable_progress_bar()
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _save_model(model: Any, tokenizer: Any, model_dir: Path) -> None:
@@ -278,6 +279,11 @@ def build_demo(out_dir: str | Path, size: str = "demo", seed: int = 0, *,
                progress: Progress = no_progress, cancel: CancelToken = NEVER) -> dict[str, Any]:
     """Generate corpus, tokenizer, model and both transcoder sets into ``out_dir``.
 
+    Runs torch on one intra-op thread for the duration (restored afterwards): at these
+    sizes thread synchronisation costs more than it saves (5-7x slower steps with 2
+    threads on a busy 2-core machine), and the float summation order, hence the result,
+    then does not depend on the machine's core count. The global RNG state is restored.
+
     Args:
         out_dir: Folder to write (created; existing files of the same names are replaced).
         size: ``"demo"`` (the shipped build, a few minutes on 2 cores) or ``"small"``
@@ -292,56 +298,77 @@ def build_demo(out_dir: str | Path, size: str = "demo", seed: int = 0, *,
     import torch
 
     from .demo_readme import write_readme
-    from .demo_transcoders import evaluate, save_clt, save_plt, train_transcoder
 
     if size not in SIZES:
         raise ValueError(f"unknown demo size {size!r}; expected one of {sorted(SIZES)}")
     cfg = SIZES[size]
     out = Path(out_dir)
     t0 = time.perf_counter()
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        progress(0.0, "tokenizer")
-        docs = documents(cfg.n_docs, seed)
-        held_out = documents(max(200, cfg.n_docs // 20), seed + 1)
-        tokenizer = train_tokenizer(cfg.vocab_size, docs, cfg.max_positions)
-        rows = _encode_docs(tokenizer, docs, cfg.max_positions)
-        held_rows = _encode_docs(tokenizer, held_out, cfg.max_positions)
-        model = make_model(cfg, tokenizer)
-        pad = tokenizer.pad_token_id
-        losses = train_model(model, rows, cfg, seed, pad,
-                             lambda f, p: progress(0.05 + 0.55 * f, p), cancel)
-        losses["held_out_loss"] = eval_loss(model, held_rows, pad)
-        t_model = time.perf_counter() - t0
-        _save_model(model, tokenizer, out / "model")
-        progress(0.6, "collecting MLP activations")
-        x, y = collect_mlp_activations(model, held_rows[:cfg.act_docs] + rows[:cfg.act_docs],
-                                       pad)
-        quality: dict[str, Any] = {}
-        for k, (kind, spec) in enumerate((("plt", cfg.plt), ("clt", cfg.clt))):
-            cross = kind == "clt"
-            tw = train_transcoder(x, y, spec, cross=cross, seed=seed + 10 + k, cancel=cancel,
-                                  progress=lambda f, p, k=k: progress(0.62 + 0.18 * (k + f), p))
-            quality[kind] = evaluate(x, y, tw, cross)
-            saver = save_clt if cross else save_plt
-            saver(tw, out / f"transcoders-{kind}", _transcoder_config(kind))
-    progress(0.98, "checking the saved model")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            model, tokenizer, losses, act_rows = _build_model(out, cfg, seed, progress, cancel)
+            t_model = time.perf_counter() - t0
+            n_tok, quality = _build_transcoders(out, cfg, seed, model, act_rows, progress,
+                                                cancel)
+            progress(0.98, "checking the saved model")
+            top5 = top_predictions(out / "model")
+    finally:
+        torch.set_num_threads(threads)
     report: dict[str, Any] = {
         "size": size, "seed": seed, "config": asdict(cfg), "vocab_size": len(tokenizer),
         "n_parameters": sum(p.numel() for p in model.parameters()),
-        "n_tokens_transcoder_data": int(x.shape[1]),
-        "losses": losses, "transcoders": quality,
-        "top5": top_predictions(out / "model"),
+        "n_tokens_transcoder_data": n_tok, "losses": losses, "transcoders": quality,
+        "top5": top5,
         "seconds": {"model": round(t_model, 1), "total": round(time.perf_counter() - t0, 1)},
         "versions": {"torch": torch.__version__, "transformers": _version("transformers"),
                      "tokenizers": _version("tokenizers")},
+        "bytes": {name: _dir_bytes(out / name)
+                  for name in ("model", "transcoders-plt", "transcoders-clt")},
     }
-    report["bytes"] = {name: _dir_bytes(out / name)
-                       for name in ("model", "transcoders-plt", "transcoders-clt")}
     (out / "build_info.json").write_text(json.dumps(report, indent=2) + "\n")
     write_readme(out / "README.md", report)
     progress(1.0, "done")
     return report
+
+
+def _build_model(out: Path, cfg: DemoSize, seed: int, progress: Progress,
+                 cancel: CancelToken) -> tuple[Any, Any, dict[str, float], list[list[int]]]:
+    """Corpus, tokenizer and model; saves ``model/``. Also returns rows for activations."""
+    progress(0.0, "tokenizer")
+    docs = documents(cfg.n_docs, seed)
+    held_out = documents(max(200, cfg.n_docs // 20), seed + 1)
+    tokenizer = train_tokenizer(cfg.vocab_size, docs, cfg.max_positions)
+    rows = _encode_docs(tokenizer, docs, cfg.max_positions)
+    held_rows = _encode_docs(tokenizer, held_out, cfg.max_positions)
+    model = make_model(cfg, tokenizer)
+    pad = tokenizer.pad_token_id
+    losses = train_model(model, rows, cfg, seed, pad,
+                         lambda f, p: progress(0.05 + 0.55 * f, p), cancel)
+    losses["held_out_loss"] = eval_loss(model, held_rows, pad)
+    _save_model(model, tokenizer, out / "model")
+    return model, tokenizer, losses, held_rows[:cfg.act_docs] + rows[:cfg.act_docs]
+
+
+def _build_transcoders(out: Path, cfg: DemoSize, seed: int, model: Any,
+                       rows: list[list[int]], progress: Progress,
+                       cancel: CancelToken) -> tuple[int, dict[str, Any]]:
+    """Train and save both transcoder sets; returns (#positions trained on, quality)."""
+    from .demo_transcoders import evaluate, save_clt, save_plt, train_transcoder
+
+    progress(0.6, "collecting MLP activations")
+    x, y = collect_mlp_activations(model, rows, model.config.pad_token_id)
+    quality: dict[str, Any] = {}
+    for k, (kind, spec) in enumerate((("plt", cfg.plt), ("clt", cfg.clt))):
+        cross = kind == "clt"
+        tw = train_transcoder(x, y, spec, cross=cross, seed=seed + 10 + k, cancel=cancel,
+                              progress=lambda f, p, k=k: progress(0.62 + 0.18 * (k + f), p))
+        quality[kind] = evaluate(x, y, tw, cross)
+        saver = save_clt if cross else save_plt
+        saver(tw, out / f"transcoders-{kind}", _transcoder_config(kind))
+    return int(x.shape[1]), quality
 
 
 def _version(dist: str) -> str:

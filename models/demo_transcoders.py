@@ -127,7 +127,7 @@ def _train(x: torch.Tensor, y: torch.Tensor, tw: TranscoderWeights, spec: Transc
         if not refit:
             loss = loss + spec.l1 * (acts * _decoder_norms(tw, std)[:, None]).sum(-1).mean()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
     for p in params:
         p.requires_grad_(False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,9 @@ pytest.importorskip("transformers")
 yaml = pytest.importorskip("yaml")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
-from circuitdesk.graph.cancel import CancelToken  # noqa: E402
-from circuitdesk.graph.errors import Cancelled  # noqa: E402
-from circuitdesk.models.demo_builder import SIZES, build_demo, collect_mlp_activations  # noqa: E402
+from circuitdesk.graph.cancel import CancelToken
+from circuitdesk.graph.errors import Cancelled
+from circuitdesk.models.demo_builder import SIZES, build_demo, collect_mlp_activations
 
 pytestmark = pytest.mark.models
 
@@ -59,7 +60,7 @@ def test_layout(built: tuple[Path, dict[str, Any], list[float]]) -> None:
 def test_progress_runs_to_one(built: tuple[Path, dict[str, Any], list[float]]) -> None:
     _, _, fractions = built
     assert fractions[-1] == 1.0
-    assert all(b >= a for a, b in zip(fractions, fractions[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(fractions))
 
 
 def test_tokenizer_adds_bos_and_round_trips(built: tuple[Path, dict[str, Any], list[float]]) -> None:
