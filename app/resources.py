@@ -8,6 +8,8 @@ from pathlib import Path
 from PySide6.QtGui import QIcon
 
 _RESOURCES = files("circuitdesk.resources")
+DEMO_DEFAULT = "capital-france_plt.json"
+"""Traced from the bundled demo model by models/demo_graphs.py."""
 
 
 def resource_path(*parts: str) -> Path:
@@ -17,11 +19,11 @@ def resource_path(*parts: str) -> Path:
 def demo_graph_path() -> Path:
     """The graph opened on first launch: one traced from the bundled demo model if shipped."""
     graphs = resource_path("demo", "graphs")
-    if graphs.is_dir():
-        found = sorted(graphs.glob("*.json"))
-        if found:
-            return found[0]
-    return resource_path("sample_graph.json")
+    preferred = graphs / DEMO_DEFAULT
+    if preferred.is_file():
+        return preferred
+    found = sorted(graphs.glob("*.json")) if graphs.is_dir() else []
+    return found[0] if found else resource_path("sample_graph.json")
 
 
 def app_icon() -> QIcon:

@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
         )}
         self.tabifyDockWidget(self.docks["subgraph"], self.docks["verify"])
         self.docks["subgraph"].raise_()
-        self.resizeDocks([self.docks["subgraph"]], [220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["subgraph"]], [300], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["connections"]], [340], Qt.Orientation.Horizontal)
         self.prune_bar = PruneBar()
         self.search_box = QLineEdit()
@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self._autosave_timer.timeout.connect(self.autosave)
         self.runner.job_progressed.connect(self._on_progress)
         self.runner.job_cancelled.connect(self._on_job_cancelled)
+        self.runner.job_finished.connect(lambda kind: self.progress.hide())
         self.runner.job_failed.connect(self._on_job_failed)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
