@@ -284,6 +284,9 @@ def open_onnx_backend(model_dir: str | Path | None, transcoders_dir: str | Path 
     progress(0.0, "loading onnx model")
     opts = ort.SessionOptions()
     opts.log_severity_level = 3  # no warnings on stderr
+    # Spinning worker threads cost up to 2-3x on a CPU shared with other work (measured on
+    # the demo sweep: 54 ms spinning vs 20-27 ms without); the GUI also idles between calls.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = int(threads)
     try:

@@ -137,25 +137,28 @@ class _GraphRun(Run):
         tc = self.rm.tc
         n = x.shape[-2]
         keep = (torch.arange(n, device=x.device) > 0).to(tc.w_enc.dtype)[:, None]
-        pre = tc.encode(layer, x, False) * keep  # position 0 (BOS) has no features
-        post = tc.activate(layer, pre) * keep
+        # Position 0 (BOS) has no features; activate(0) is 0 for ReLU and JumpReLU alike.
+        pre = tc.encode(layer, x, False) * keep
+        post = tc.activate(layer, pre)
         self.acts[layer] = torch.where(self.t["apply_activation"], post, pre)
         self.rec_ins[layer] = x[0]
         self._x[layer] = x
-        clean_x = self.t["clean_ins"][layer].unsqueeze(0).to(x.dtype)
+        clean_x = self.t["clean_ins"][layer].to(x.dtype)
         clean_post = tc.encode(layer, clean_x, True) * keep
-        # Constrained runs measure deltas from the clean activations (no propagation).
-        base = torch.where(self.any_constrained, clean_post.expand_as(post), post)
-        self._add_deltas(layer, base, n)
+        self._add_deltas(layer, post, clean_post, n)
 
-    def _add_deltas(self, layer: int, base: torch.Tensor, n: int) -> None:
+    def _add_deltas(self, layer: int, post: torch.Tensor, clean_post: torch.Tensor,
+                    n: int) -> None:
         t, tc = self.t, self.rm.tc
-        n_feat = base.shape[-1]
         pos, feat = t["iv_pos"], t["iv_feature"]
-        hit = (t["iv_layer"] == layer).to(base.dtype)  # [B, K]
-        now = base.reshape(base.shape[0], -1).gather(1, pos * n_feat + feat)
-        delta = hit * (t["iv_value"].to(base.dtype) - now)  # [B, K]
-        at = (pos[..., None] == torch.arange(n, device=pos.device)).to(base.dtype)  # [B, K, n]
+        flat = pos * post.shape[-1] + feat  # [B, K] into each row's [n * F]
+        live = post.reshape(post.shape[0], -1).gather(1, flat)
+        then = clean_post.reshape(-1)[flat]
+        # Constrained runs measure deltas from the clean activations (no propagation).
+        now = torch.where(self.any_constrained, then, live)
+        hit = (t["iv_layer"] == layer).to(post.dtype)  # [B, K]
+        delta = hit * (t["iv_value"].to(post.dtype) - now)  # [B, K]
+        at = (pos[..., None] == torch.arange(n, device=pos.device)).to(post.dtype)  # [B, K, n]
         dec = tc.w_dec[layer][feat]  # PLT [B, K, d]; CLT [B, K, L - layer, d]
         if tc.kind == "plt":
             dec = dec.unsqueeze(2)
@@ -181,6 +184,11 @@ class _GraphRun(Run):
         return new
 
 
+def _f32(x: torch.Tensor) -> torch.Tensor:
+    # .float() on a float32 tensor still becomes a Cast node (3 ms on [64, 4, 19, 512]).
+    return x if x.dtype == torch.float32 else x.float()
+
+
 class ReplacementGraph(nn.Module):
     """The module that is exported: one forward pass with tensor-valued interventions."""
 
@@ -201,10 +209,10 @@ class ReplacementGraph(nn.Module):
         L = self.rm.n_layers
         acts = torch.stack([run.acts[i] for i in range(L)], dim=1)
         patterns = torch.stack([run.rec_patterns[i] for i in range(L)])
-        ins = torch.stack([run.rec_ins[i].to(torch.float32) for i in range(L)])
-        outs = torch.stack([run.rec_outs[i].to(torch.float32) for i in range(L)])
+        ins = torch.stack([_f32(run.rec_ins[i]) for i in range(L)])
+        outs = torch.stack([_f32(run.rec_outs[i]) for i in range(L)])
         scales = torch.cat([run.rec_scales[i] for i in self.layout.norm_ids], dim=1)
-        return logits.float(), acts.float(), patterns.float(), ins, outs, scales
+        return tuple(_f32(x) for x in (logits, acts, patterns, ins, outs, scales))
 
 
 def example_inputs(rm: ReplacementModel, layout: _Layout, batch: int = 2, n_pos: int = 5,
