@@ -337,7 +337,8 @@ def _read_metadata(meta: dict[str, Any], nodes: NodeTable) -> GraphMetadata:
     scan = meta.get("scan")
     if not isinstance(scan, (str, list)):
         scan = None
-    pruning = meta.get("pruning_settings") if isinstance(meta.get("pruning_settings"), dict) else {}
+    raw_pruning = meta.get("pruning_settings")
+    pruning: dict[str, Any] = raw_pruning if isinstance(raw_pruning, dict) else {}
     node_t = meta.get("node_threshold", meta.get("nodeThreshold", pruning.get("node_threshold")))
     edge_t = meta.get("edge_threshold", pruning.get("edge_threshold"))
     logit_layers = nodes.layer[nodes.kind == NodeKind.LOGIT]

@@ -141,7 +141,8 @@ class Graph:
         return True
 
     def kind_mask(self, kind: NodeKind) -> npt.NDArray[np.bool_]:
-        return self.nodes.kind == int(kind)
+        mask: npt.NDArray[np.bool_] = self.nodes.kind == int(kind)
+        return mask
 
     @property
     def n_positions(self) -> int:

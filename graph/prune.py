@@ -83,7 +83,7 @@ def prune(
     dense = graph.adjacency is not None and graph.adjacency.shape == (n, n)
     progress(0.0, "node influence")
     try:
-        if not dense:
+        if not dense or graph.adjacency is None:
             raise CyclicGraphError  # the sparse path checks for cycles first
         node_infl = influence(DenseOp(np.abs(graph.adjacency)), w, cancel)
     except CyclicGraphError:
@@ -182,7 +182,8 @@ def _drop_dangling(kind: np.ndarray, fixed: np.ndarray, node_mask: np.ndarray,
         if (new == node_mask).all():
             break
         node_mask &= new
-    return alive & node_mask[kept_src] & node_mask[kept_dst]
+    kept: np.ndarray = alive & node_mask[kept_src] & node_mask[kept_dst]
+    return kept
 
 
 def _edge_positions(graph: Graph, kept_dst: np.ndarray, kept_src: np.ndarray) -> np.ndarray:

@@ -207,7 +207,7 @@ def graph_scores(graph: Graph, node_mask: np.ndarray | None = None, *,
         src, dst, wt = _scored_edges(graph, node_mask)
         op = SparseOp(n, src, dst, np.abs(wt))
         is_err = (kind == NodeKind.ERROR)[src]
-        err_share = np.bincount(dst[is_err], weights=op.norm[is_err], minlength=n)  # type: ignore[attr-defined]
+        err_share = np.bincount(dst[is_err], weights=op.norm[is_err], minlength=n)
     try:
         node_infl = influence(op, w, cancel)
     except CyclicGraphError:

@@ -59,7 +59,8 @@ def state_from_qparams(graph: Graph, qparams: dict[str, Any] | None = None) -> V
     """The view state stored in ``qparams`` (default: the graph's own)."""
     q = graph.qparams if qparams is None else qparams
     res = IdResolver(graph)
-    ours = q.get(NAMESPACE) if isinstance(q.get(NAMESPACE), dict) else {}
+    raw_ours = q.get(NAMESPACE)
+    ours: dict[str, Any] = raw_ours if isinstance(raw_ours, dict) else {}
     pinned = res.resolve_all(ours.get("pinned", q.get("pinnedIds") or []))
     groups = []
     raw_groups = ours.get("supernodes") or q.get("supernodes") or []

@@ -95,7 +95,7 @@ def _topological(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
     s_sorted, d_sorted = src[out_order], dst[out_order]
     starts = np.searchsorted(s_sorted, np.arange(n))
     ends = np.searchsorted(s_sorted, np.arange(n), side="right")
-    queue = list(np.flatnonzero(indeg == 0))
+    queue = [int(i) for i in np.flatnonzero(indeg == 0)]
     out: list[int] = []
     indeg = indeg.copy()
     while queue:
