@@ -1,7 +1,8 @@
-"""Batched edge drawing: one graphics item per style bucket, one ``drawLines`` call each.
+"""Batched edge drawing: never one graphics item per edge (STYLE.md §3).
 
-Never one item per edge (STYLE.md §3). Buckets take no mouse events and return a
-rectangle as their shape, so Qt's hit testing never walks 100k segments.
+All edges live in one :class:`EdgeLayer` (one ``drawLines`` per style bucket, into an image
+made off the GUI thread); small overlays use :class:`EdgeBatchItem`. Both take no mouse
+events and return a rectangle as their shape, so Qt's hit testing never walks the segments.
 """
 
 from __future__ import annotations
@@ -71,7 +72,37 @@ def highlight_pen(sign: int) -> QPen:
     return pen
 
 
-class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
+def segments_bounds(segments: list[np.ndarray]) -> QRectF:
+    """The rectangle around every ``[n, 4]`` segment array (empty rect when there are none)."""
+    boxes = [(s[:, [0, 2]].min(), s[:, [1, 3]].min(), s[:, [0, 2]].max(), s[:, [1, 3]].max())
+             for s in segments if s.shape[0]]
+    if not boxes:
+        return QRectF()
+    b = np.array(boxes)
+    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    return QRectF(x0, y0, max(x1 - x0, 1e-9), max(y1 - y0, 1e-9))
+
+
+class _Batch(pg.GraphicsObject):  # type: ignore[misc]
+    """A batch of segments: a rectangle for bounds and shape, and no mouse or hover events,
+    so Qt never hit-tests the segments themselves (STYLE.md §3)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bounds = QRectF()
+        self.setAcceptHoverEvents(False)
+        self.setAcceptedMouseButtons(pg.QtCore.Qt.MouseButton.NoButton)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self._bounds)
+        return path
+
+
+class EdgeLayer(_Batch):
     """All edge buckets in one item, rendered to an image off the GUI thread.
 
     Painting blits the image made for the current view. When the view or the data changed,
@@ -92,7 +123,6 @@ class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
         self._order = list(range(n_buckets))
         self._preview = internals.PrimitiveArray(QLineF, 4)
         self._preview_pen = QPen()
-        self._bounds = QRectF()
         self._data_gen = 0
         self._cache: QImage | None = None
         self._cache_key: tuple[Any, ...] | None = None
@@ -100,8 +130,6 @@ class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
         self.frozen = False
         self.synchronous = False
         self.rendered.connect(self._on_rendered)
-        self.setAcceptHoverEvents(False)
-        self.setAcceptedMouseButtons(pg.QtCore.Qt.MouseButton.NoButton)
 
     def set_buckets(self, segments: list[np.ndarray], pens: list[QPen], order: list[int],
                     preview: np.ndarray, preview_pen: QPen) -> None:
@@ -113,14 +141,7 @@ class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
         if preview.shape[0]:
             self._preview.ndarray()[:] = preview
         self._preview_pen = preview_pen
-        boxes = [(s[:, [0, 2]].min(), s[:, [1, 3]].min(), s[:, [0, 2]].max(), s[:, [1, 3]].max())
-                 for s in self._segments if s.shape[0]]
-        if boxes:
-            b = np.array(boxes)
-            x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
-            self._bounds = QRectF(x0, y0, max(x1 - x0, 1e-9), max(y1 - y0, 1e-9))
-        else:
-            self._bounds = QRectF()
+        self._bounds = segments_bounds(self._segments)
         self.invalidate()
 
     def set_pens(self, pens: list[QPen]) -> None:
@@ -144,14 +165,6 @@ class EdgeLayer(pg.GraphicsObject):  # type: ignore[misc]
     def is_fresh(self) -> bool:
         """True when the image shown is the full rendering of the current data and view."""
         return self._cache is not None and self._pending is None
-
-    def boundingRect(self) -> QRectF:
-        return self._bounds
-
-    def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addRect(self._bounds)
-        return path
 
     def paint(self, painter: QPainter, *args: object) -> None:
         if not any(s.shape[0] for s in self._segments):
@@ -231,16 +244,13 @@ def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pe
     return image
 
 
-class EdgeBatchItem(pg.GraphicsObject):  # type: ignore[misc]
-    """All segments of one style bucket, drawn with one painter call."""
+class EdgeBatchItem(_Batch):
+    """A few segments in one pen, drawn directly (the clicked node's edges, the subgraph's)."""
 
     def __init__(self, pen: QPen) -> None:
         super().__init__()
         self._pen = pen
         self._lines = internals.PrimitiveArray(QLineF, 4)
-        self._bounds = QRectF()
-        self.setAcceptHoverEvents(False)
-        self.setAcceptedMouseButtons(pg.QtCore.Qt.MouseButton.NoButton)
 
     def set_segments(self, segments: np.ndarray) -> None:
         """``segments``: float array ``[n, 4]`` of (x0, y0, x1, y1) in data coordinates."""
@@ -249,12 +259,7 @@ class EdgeBatchItem(pg.GraphicsObject):  # type: ignore[misc]
         self._lines.resize(n)
         if n:
             self._lines.ndarray()[:] = segments
-            xs = segments[:, [0, 2]]
-            ys = segments[:, [1, 3]]
-            x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-            self._bounds = QRectF(x0, y0, max(x1 - x0, 1e-9), max(y1 - y0, 1e-9))
-        else:
-            self._bounds = QRectF()
+        self._bounds = segments_bounds([segments])
         self.update()
 
     def set_pen(self, pen: QPen) -> None:
@@ -263,14 +268,6 @@ class EdgeBatchItem(pg.GraphicsObject):  # type: ignore[misc]
 
     def __len__(self) -> int:
         return len(self._lines)
-
-    def boundingRect(self) -> QRectF:
-        return self._bounds
-
-    def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addRect(self._bounds)
-        return path
 
     def paint(self, painter: QPainter, *args: object) -> None:
         if not len(self._lines):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
 
 from circuitdesk.app.actions import group_selection  # noqa: E402
 from circuitdesk.app.window import MainWindow  # noqa: E402
@@ -18,27 +18,16 @@ from circuitdesk.graph.session import state_from_qparams  # noqa: E402
 from circuitdesk.graph.load import load_graph  # noqa: E402
 
 from .conftest import FIXTURES  # noqa: E402
+from .gui_util import make_window, open_graph  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("autosave_dir", str(tmp_path / "autosave"))
-    w = MainWindow(settings)
-    w.resize(1400, 900)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window(qtbot, tmp_path, (1400, 900))
     yield w
     w.close()
-
-
-def _open(qtbot, window: MainWindow, path: Path) -> None:
-    with qtbot.waitSignal(window.graph_loaded, timeout=20000):
-        window.open_file(str(path))
-    qtbot.waitUntil(lambda: window.doc is not None)
 
 
 def _feature_rows(window: MainWindow) -> np.ndarray:
@@ -66,7 +55,7 @@ def _isolated(window: MainWindow, count: int = 1) -> list[int]:
 
 
 def test_hover_shows_tooltip(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["neuronpedia"])
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
     row = _isolated(window)[0]
     vp, target = window.canvas.viewport(), window.canvas.view_point(row)
 
@@ -88,7 +77,7 @@ def test_hover_shows_tooltip(qtbot, window: MainWindow) -> None:
 
 
 def test_click_highlights_and_fills_connections(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["neuronpedia"])
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
     doc = window.doc
     row = _isolated(window)[0]
     qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=window.canvas.view_point(row))
@@ -107,7 +96,7 @@ def test_click_highlights_and_fills_connections(qtbot, window: MainWindow) -> No
 
 
 def test_arrow_walks_to_strongest_output(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["legacy"])
+    open_graph(qtbot, window, FIXTURES["legacy"])
     doc, g = window.doc, window.doc.graph
     emb = int(np.flatnonzero(g.nodes.kind == NodeKind.EMBEDDING)[1])
     from circuitdesk.graph import document as cmd
@@ -121,7 +110,7 @@ def test_arrow_walks_to_strongest_output(qtbot, window: MainWindow) -> None:
 
 
 def test_drag_moves_node_and_undo_restores(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["legacy"])
+    open_graph(qtbot, window, FIXTURES["legacy"])
     doc = window.doc
     row = _isolated(window)[0]
     start = window.canvas.view_point(row)
@@ -154,7 +143,7 @@ def _shift_move(widget, pos: QPoint) -> None:
 
 
 def test_rubber_band_delete_and_undo(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["neuronpedia"])
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
     doc, canvas = window.doc, window.canvas
     rows = _feature_rows(window)[:6]
     pts = [canvas.view_point(int(r)) for r in rows]
@@ -183,7 +172,7 @@ def test_rubber_band_delete_and_undo(qtbot, window: MainWindow) -> None:
 
 
 def test_ctrl_click_pins_group_and_subgraph(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["neuronpedia"])
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
     doc = window.doc
     rows = _isolated(window, 3)
     for r in rows:
@@ -200,7 +189,7 @@ def test_ctrl_click_pins_group_and_subgraph(qtbot, window: MainWindow) -> None:
 
 
 def test_prune_slider_updates_canvas_and_scores(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["neuronpedia"])
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
     doc = window.doc
     with qtbot.waitSignal(window.pruned, timeout=20000):
         window.prune_bar.enabled.setChecked(True)
@@ -218,7 +207,7 @@ def test_prune_slider_updates_canvas_and_scores(qtbot, window: MainWindow) -> No
 
 
 def test_search_highlights(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["neuronpedia"])
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
     window.search_box.setText("L3")
     window.run_search()
     g = window.doc.graph
@@ -228,7 +217,7 @@ def test_search_highlights(qtbot, window: MainWindow) -> None:
 
 
 def test_label_edit_and_session_reopens_identical(qtbot, window: MainWindow, tmp_path: Path) -> None:
-    _open(qtbot, window, FIXTURES["neuronpedia"])
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
     doc = window.doc
     row = _isolated(window)[0]
     qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=window.canvas.view_point(row))
@@ -242,7 +231,7 @@ def test_label_edit_and_session_reopens_identical(qtbot, window: MainWindow, tmp
     out = tmp_path / "session.json"
     window.save_session_as(str(out))
     state = doc.state
-    _open(qtbot, window, out)
+    open_graph(qtbot, window, out)
     assert window.doc.state == state
     assert state_from_qparams(load_graph(out)) == state
 
@@ -252,14 +241,14 @@ def test_autosave_offers_restore(qtbot, window: MainWindow, tmp_path: Path) -> N
 
     from circuitdesk.graph import document as cmd
 
-    _open(qtbot, window, FIXTURES["legacy"])
+    open_graph(qtbot, window, FIXTURES["legacy"])
     ids = window.doc.graph.nodes.ids[:2]
     cmd.pin(window.doc, ids)
     window.close()  # autosaves
     second = MainWindow(window.settings)
     qtbot.addWidget(second)
     second.show()
-    _open(qtbot, second, FIXTURES["legacy"])
+    open_graph(qtbot, second, FIXTURES["legacy"])
     assert second.restore_box is not None and not second.doc.state.pinned
     second.restore_box.button(QMessageBox.StandardButton.Yes).click()
     assert second.doc.state.pinned == set(ids)
@@ -269,7 +258,7 @@ def test_autosave_offers_restore(qtbot, window: MainWindow, tmp_path: Path) -> N
 def test_export_dialog_from_menu(qtbot, window: MainWindow, tmp_path: Path) -> None:
     from circuitdesk.app.actions import export_figure
 
-    _open(qtbot, window, FIXTURES["legacy"])
+    open_graph(qtbot, window, FIXTURES["legacy"])
     export_figure(window)
     dialog = window.export_dialog
     assert dialog.isVisible()

@@ -8,31 +8,21 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QSettings  # noqa: E402
 
 from circuitdesk.app.window import MainWindow  # noqa: E402
 from circuitdesk.graph import NodeKind  # noqa: E402
 
 from .conftest import FIXTURES  # noqa: E402
+from .gui_util import make_window, open_graph  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    settings.setValue("autosave_dir", str(tmp_path / "autosave"))
-    w = MainWindow(settings)
-    w.resize(1200, 900)
-    qtbot.addWidget(w)
-    w.show()
+    w = make_window(qtbot, tmp_path, (1200, 900))
     yield w
     w.close()
-
-
-def _open(qtbot, window: MainWindow, path: Path) -> None:
-    with qtbot.waitSignal(window.graph_loaded, timeout=20000):
-        window.open_file(str(path))
 
 
 def _colour_near(image, x: int, y: int, rgb: tuple[int, int, int], tol: int = 40) -> bool:
@@ -46,7 +36,7 @@ def _colour_near(image, x: int, y: int, rgb: tuple[int, int, int], tol: int = 40
 
 
 def test_opens_fixture_and_draws_nodes_by_kind(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["neuronpedia"])
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
     doc = window.doc
     assert doc is not None and doc.graph.n_nodes == 302
     image = window.canvas.grab().toImage()
@@ -63,7 +53,7 @@ def test_opens_fixture_and_draws_nodes_by_kind(qtbot, window: MainWindow) -> Non
 
 
 def test_bad_file_shows_error_and_keeps_graph(qtbot, window: MainWindow, tmp_path: Path) -> None:
-    _open(qtbot, window, FIXTURES["legacy"])
+    open_graph(qtbot, window, FIXTURES["legacy"])
     bad = tmp_path / "broken.json"
     bad.write_text('{"nodes": [')
     with qtbot.waitSignal(window.load_failed, timeout=20000) as blocker:
@@ -77,7 +67,7 @@ def test_bad_file_shows_error_and_keeps_graph(qtbot, window: MainWindow, tmp_pat
 def test_click_selects_and_ctrl_click_pins_and_undo(qtbot, window: MainWindow) -> None:
     from PySide6.QtCore import Qt
 
-    _open(qtbot, window, FIXTURES["legacy"])
+    open_graph(qtbot, window, FIXTURES["legacy"])
     doc = window.doc
     assert doc is not None
     i = int(np.flatnonzero(doc.graph.nodes.kind == NodeKind.FEATURE)[0])
@@ -92,8 +82,8 @@ def test_click_selects_and_ctrl_click_pins_and_undo(qtbot, window: MainWindow) -
 
 
 def test_recent_menu_reopens(qtbot, window: MainWindow) -> None:
-    _open(qtbot, window, FIXTURES["tc"])
-    _open(qtbot, window, FIXTURES["legacy"])
+    open_graph(qtbot, window, FIXTURES["tc"])
+    open_graph(qtbot, window, FIXTURES["legacy"])
     actions = window.recent_menu.actions()
     assert [a.text() for a in actions[:2]] == [FIXTURES["legacy"].name, FIXTURES["tc"].name]
     with qtbot.waitSignal(window.graph_loaded, timeout=20000):
