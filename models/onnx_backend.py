@@ -29,7 +29,7 @@ from .protocol import (
     TokenScore,
 )
 
-FORMAT = "circuitdesk-replacement-onnx/1"  # same string as onnx_export.FORMAT (no torch import)
+FORMAT = "circuitdesk-replacement-onnx/2"  # same string as onnx_export.FORMAT (no torch import)
 _Clean = dict[str, npt.NDArray[np.float32]]
 
 
@@ -143,7 +143,7 @@ class OnnxBackend:
 
     def _feeds(self, ids: list[int], rows: Sequence[Sequence[Intervention]],
                flags: tuple[bool, bool, npt.NDArray[np.bool_]], apply: bool,
-               clean: _Clean | None) -> dict[str, Any]:
+               clean: _Clean | None, activations: bool = False) -> dict[str, Any]:
         n, b = len(ids), len(rows)
         # A later duplicate of (layer, pos, feature) wins, as in the engine.
         dedup = [list({(iv.layer, iv.pos, iv.feature): iv for iv in r}.values()) for r in rows]
@@ -160,6 +160,8 @@ class OnnxBackend:
             "iv_feature": table[2].astype(np.int64), "iv_value": table[3].astype(np.float32),
             "freeze_patterns": np.array(flags[0]), "freeze_scales": np.array(flags[1]),
             "constrained": flags[2], "apply_activation": np.array(apply),
+            # Full activations cost most of a sweep; without them, row 0 only (cheap).
+            "act_rows": np.arange(b if activations else 1, dtype=np.int64),
         }
         for name in ("clean_patterns", "clean_ins", "clean_outs", "clean_scales"):
             if clean is not None:
@@ -217,8 +219,9 @@ class OnnxBackend:
         for start in range(0, len(items), step):
             cancel.check()
             chunk = items[start:start + step]
-            got = self._run(self._feeds(ids, chunk, flags, apply_activation_function, clean),
-                            outputs)
+            feeds = self._feeds(ids, chunk, flags, apply_activation_function, clean,
+                                return_activations)
+            got = self._run(feeds, outputs)
             acts = got[1] if return_activations else None
             for r in range(len(chunk)):
                 results.append(InterventionResult(

@@ -18,13 +18,14 @@ input                     shape / dtype                     meaning
 ``freeze_scales``         ``[]`` bool                       norm scales from the clean run
 ``constrained``           ``[L]`` bool                      MLP outputs frozen, deltas only there
 ``apply_activation``      ``[]`` bool                       activations (else pre-activations)
+``act_rows``              ``[R]`` int64                     rows whose activations are returned
 ``clean_patterns``        ``[L, H, n, n]`` float32          clean-run tensors (``rec_*`` outputs of
 ``clean_ins``             ``[L, n, d]`` float32             a plain run; zeros when nothing is
 ``clean_outs``            ``[L, n, d]`` float32             frozen)
 ``clean_scales``          ``[n, S]`` float32
 ========================  ================================  =======================================
 
-Outputs: ``logits [B, n, V]``, ``activations [B, L, n, F]`` and the row-0 recordings
+Outputs: ``logits [B, n, V]``, ``activations [R, L, n, F]`` (rows ``act_rows``) and the row-0 recordings
 ``rec_patterns``, ``rec_ins``, ``rec_outs``, ``rec_scales`` (same shapes as the ``clean_*``
 inputs), which the onnxruntime backend keeps from a plain run and feeds back when freezing.
 Facts about the model go into the file's ``metadata_props`` (see :data:`META_KEYS`); the
@@ -49,9 +50,9 @@ from .protocol import ModelLoadError
 from .replacement import ReplacementModel, Run, norm_apply, norm_scale
 from .runs import RecordRun
 
-FORMAT = "circuitdesk-replacement-onnx/1"
+FORMAT = "circuitdesk-replacement-onnx/2"
 INPUT_NAMES = ("input_ids", "attention_mask", "iv_layer", "iv_pos", "iv_feature", "iv_value",
-               "freeze_patterns", "freeze_scales", "constrained", "apply_activation",
+               "freeze_patterns", "freeze_scales", "constrained", "apply_activation", "act_rows",
                "clean_patterns", "clean_ins", "clean_outs", "clean_scales")
 OUTPUT_NAMES = ("logits", "activations", "rec_patterns", "rec_ins", "rec_outs", "rec_scales")
 FREEZE_MODES = "attention,none,all,range"
@@ -137,28 +138,39 @@ class _GraphRun(Run):
         tc = self.rm.tc
         n = x.shape[-2]
         keep = (torch.arange(n, device=x.device) > 0).to(tc.w_enc.dtype)[:, None]
+        # Full activations only for the rows asked for (one row in a sweep): the deltas
+        # below need just the intervened features, and the full encoder was most of the cost.
+        rows = x.index_select(0, self.t["act_rows"])
         # Position 0 (BOS) has no features; activate(0) is 0 for ReLU and JumpReLU alike.
-        pre = tc.encode(layer, x, False) * keep
+        pre = tc.encode(layer, rows, False) * keep
         post = tc.activate(layer, pre)
         self.acts[layer] = torch.where(self.t["apply_activation"], post, pre)
         self.rec_ins[layer] = x[0]
         self._x[layer] = x
-        clean_x = self.t["clean_ins"][layer].to(x.dtype)
-        clean_post = tc.encode(layer, clean_x, True) * keep
-        self._add_deltas(layer, post, clean_post, n)
+        self._add_deltas(layer, x, self.t["clean_ins"][layer].to(x.dtype), n)
 
-    def _add_deltas(self, layer: int, post: torch.Tensor, clean_post: torch.Tensor,
-                    n: int) -> None:
+    def _feature_values(self, layer: int, xs: torch.Tensor) -> torch.Tensor:
+        """Activations ``[B, K]`` of the intervened features for inputs ``xs [B, K, d]``."""
+        tc, t = self.rm.tc, self.t
+        feat = t["iv_feature"]
+        pre = (xs * tc.w_enc[layer][feat]).sum(-1) + tc.b_enc[layer][feat]
+        if tc.threshold is not None:
+            post = pre * (pre > tc.threshold[layer][feat])
+        else:
+            post = torch.relu(pre)
+        return post * (t["iv_pos"] > 0).to(post.dtype)  # BOS has no features
+
+    def _add_deltas(self, layer: int, x: torch.Tensor, clean_x: torch.Tensor, n: int) -> None:
         t, tc = self.t, self.rm.tc
         pos, feat = t["iv_pos"], t["iv_feature"]
-        flat = pos * post.shape[-1] + feat  # [B, K] into each row's [n * F]
-        live = post.reshape(post.shape[0], -1).gather(1, flat)
-        then = clean_post.reshape(-1)[flat]
+        at_x = x.gather(1, pos[..., None].expand(-1, -1, x.shape[-1]))  # [B, K, d]
+        live = self._feature_values(layer, at_x)
+        then = self._feature_values(layer, clean_x[pos])
         # Constrained runs measure deltas from the clean activations (no propagation).
         now = torch.where(self.any_constrained, then, live)
-        hit = (t["iv_layer"] == layer).to(post.dtype)  # [B, K]
-        delta = hit * (t["iv_value"].to(post.dtype) - now)  # [B, K]
-        at = (pos[..., None] == torch.arange(n, device=pos.device)).to(post.dtype)  # [B, K, n]
+        hit = (t["iv_layer"] == layer).to(live.dtype)  # [B, K]
+        delta = hit * (t["iv_value"].to(live.dtype) - now)  # [B, K]
+        at = (pos[..., None] == torch.arange(n, device=pos.device)).to(live.dtype)  # [B, K, n]
         dec = tc.w_dec[layer][feat]  # PLT [B, K, d]; CLT [B, K, L - layer, d]
         if tc.kind == "plt":
             dec = dec.unsqueeze(2)
@@ -223,7 +235,7 @@ def example_inputs(rm: ReplacementModel, layout: _Layout, batch: int = 2, n_pos:
     return (ids, torch.ones_like(ids), torch.full((batch, n_iv), -1, dtype=torch.long),
             torch.zeros(batch, n_iv, dtype=torch.long), torch.zeros(batch, n_iv, dtype=torch.long),
             torch.zeros(batch, n_iv), torch.tensor(False), torch.tensor(False),
-            torch.zeros(L, dtype=torch.bool), torch.tensor(True),
+            torch.zeros(L, dtype=torch.bool), torch.tensor(True), torch.arange(batch),
             torch.zeros(L, layout.n_heads, n_pos, n_pos), torch.zeros(L, n_pos, d),
             torch.zeros(L, n_pos, d), torch.zeros(n_pos, S))
 
@@ -232,9 +244,10 @@ _DYNAMIC: dict[str, dict[int, str]] = {
     "input_ids": {0: "batch", 1: "n_pos"}, "attention_mask": {0: "batch", 1: "n_pos"},
     "iv_layer": {0: "batch", 1: "n_iv"}, "iv_pos": {0: "batch", 1: "n_iv"},
     "iv_feature": {0: "batch", 1: "n_iv"}, "iv_value": {0: "batch", 1: "n_iv"},
+    "act_rows": {0: "n_rows"},
     "clean_patterns": {2: "n_pos", 3: "n_pos"}, "clean_ins": {1: "n_pos"},
     "clean_outs": {1: "n_pos"}, "clean_scales": {0: "n_pos"},
-    "logits": {0: "batch", 1: "n_pos"}, "activations": {0: "batch", 2: "n_pos"},
+    "logits": {0: "batch", 1: "n_pos"}, "activations": {0: "n_rows", 2: "n_pos"},
     "rec_patterns": {2: "n_pos", 3: "n_pos"}, "rec_ins": {1: "n_pos"}, "rec_outs": {1: "n_pos"},
     "rec_scales": {0: "n_pos"},
 }
