@@ -118,44 +118,29 @@ def graph_from_json(path: str | Path, doc: Any) -> Graph:
 def _read_nodes(
     path: str | Path, raw_nodes: list[Any], warnings: list[str]
 ) -> tuple[NodeTable, list[dict[str, Any]]]:
-    kept: list[dict[str, Any]] = []
-    kinds: list[NodeKind] = []
-    seen: dict[tuple[str, NodeKind], int] = {}
-    dupes: list[str] = []
-    unknown_types: set[str] = set()
-    kind_cache: dict[Any, NodeKind | None] = {}
-    for i, node in enumerate(raw_nodes):
-        if not isinstance(node, dict) or not isinstance(node.get("node_id"), str):
-            raise GraphSchemaError(path, f"node #{i} has no string 'node_id'")
-        ftype = node.get("feature_type")
-        try:
-            kind = kind_cache[ftype]
-        except (KeyError, TypeError):
-            kind = _kind_of(ftype)
-            if isinstance(ftype, str):
-                kind_cache[ftype] = kind
-        if kind is None:
-            unknown_types.add(str(ftype))
-            kind = NodeKind.FEATURE
-        key = (node["node_id"], kind)
-        if key in seen:
-            dupes.append(node["node_id"])
-            continue
-        seen[key] = len(kept)
-        kept.append(node)
-        kinds.append(kind)
-    if unknown_types:
-        warnings.append(f"unknown feature_type {sorted(unknown_types)} read as transcoder features")
-    if dupes:
+    file_ids = _node_ids(path, raw_nodes)
+    kinds = _kinds(raw_nodes, warnings)
+    kept = raw_nodes
+    first = dict.fromkeys(zip(file_ids, kinds))
+    if len(first) != len(raw_nodes):  # duplicates: keep the first of each (id, kind)
+        seen: set[tuple[str, NodeKind]] = set()
+        keep = []
+        for i, key in enumerate(zip(file_ids, kinds)):
+            if key not in seen:
+                seen.add(key)
+                keep.append(i)
+        dupes = [file_ids[i] for i in sorted(set(range(len(raw_nodes))) - set(keep))]
         shown = ", ".join(repr(d) for d in dupes[:5])
         warnings.append(f"{len(dupes)} duplicate node id(s) dropped, first kept: {shown}"
                         + (" …" if len(dupes) > 5 else ""))
-
-    file_ids = [n["node_id"] for n in kept]
+        kept = [raw_nodes[i] for i in keep]
+        file_ids = [file_ids[i] for i in keep]
+        kinds = [kinds[i] for i in keep]
+    col = _columns(kept)
     ids = _unique_ids(file_ids, kinds)
-    kind_arr = np.array([int(k) for k in kinds], dtype=np.int8)
+    kind_arr = np.array(kinds, dtype=np.int8)
     layer_cache: dict[tuple[Any, NodeKind], int] = {}
-    layer = np.array([_cached_layer(layer_cache, n.get("layer"), k) for n, k in zip(kept, kinds)],
+    layer = np.array([_cached_layer(layer_cache, v, k) for v, k in zip(col["layer"], kinds)],
                      dtype=np.int64)
     logit_rows = kind_arr == NodeKind.LOGIT
     if logit_rows.any():
@@ -163,8 +148,8 @@ def _read_nodes(
         bad = logit_rows & (layer <= inner_max)
         layer[bad] = inner_max + 1
     try:
-        position = np.array([int(n.get("ctx_idx", 0)) for n in kept], dtype=np.int64)
-    except (TypeError, ValueError):
+        position = np.array([0 if v is None else v for v in col["ctx_idx"]], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
         raise GraphSchemaError(path, "a node's 'ctx_idx' is not an integer") from None
     middle = np.array([_middle_int(f) for f in file_ids], dtype=np.int64)
     is_feature = kind_arr == NodeKind.FEATURE
@@ -177,15 +162,68 @@ def _read_nodes(
         position=position,
         feature=np.where(is_feature, middle, -1),
         vocab_id=np.where(is_token, middle, -1),
-        label=[str(n.get("clerp") or "") for n in kept],
-        activation=_float_column(kept, "activation"),
-        influence=_float_column(kept, "influence"),
-        token_prob=_float_column(kept, "token_prob"),
-        js_ids=[str(n.get("jsNodeId") or "") for n in kept],
+        label=[v if isinstance(v, str) else str(v or "") for v in col["clerp"]],
+        activation=_float_column(col["activation"]),
+        influence=_float_column(col["influence"]),
+        token_prob=_float_column(col["token_prob"]),
+        js_ids=[v if isinstance(v, str) else str(v or "") for v in col["jsNodeId"]],
     )
     # token_prob is 0 on non-logit nodes in every producer; it means "none" there.
     table.token_prob[~logit_rows] = np.nan
     return table, kept
+
+
+_NODE_FIELDS = ("layer", "ctx_idx", "clerp", "jsNodeId", "activation", "influence", "token_prob")
+
+
+def _node_ids(path: str | Path, raw_nodes: list[Any]) -> list[str]:
+    try:
+        ids = list(map(itemgetter("node_id"), raw_nodes))
+    except (KeyError, TypeError, IndexError):
+        ids = []
+    if len(ids) == len(raw_nodes) and all(type(i) is str for i in ids):
+        return ids
+    for i, node in enumerate(raw_nodes):
+        if not isinstance(node, dict) or not isinstance(node.get("node_id"), str):
+            raise GraphSchemaError(path, f"node #{i} has no string 'node_id'")
+    raise GraphSchemaError(path, "a node has no string 'node_id'")  # pragma: no cover
+
+
+def _kinds(raw_nodes: list[dict[str, Any]], warnings: list[str]) -> list[NodeKind]:
+    types = [n.get("feature_type") for n in raw_nodes]
+    table: dict[Any, NodeKind] = {}
+    unknown: set[str] = set()
+    for t in set(t if isinstance(t, str) else repr(t) for t in types):
+        kind = _kind_of(t)
+        if kind is None:
+            unknown.add(t)
+        table[t] = NodeKind.FEATURE if kind is None else kind
+    if unknown:
+        warnings.append(f"unknown feature_type {sorted(unknown)} read as transcoder features")
+    return [table[t if isinstance(t, str) else repr(t)] for t in types]
+
+
+def _columns(nodes: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The optional node fields as columns; None where a node lacks one.
+
+    Fast path: the fields every node has come out with one ``itemgetter`` pass.
+    """
+    if not nodes:
+        return {k: [] for k in _NODE_FIELDS}
+    seen_keys = set().union(*map(dict.keys, nodes))
+    present = [k for k in _NODE_FIELDS if k in seen_keys]
+    cols: dict[str, list[Any]] = {k: [None] * len(nodes) for k in _NODE_FIELDS if k not in present}
+    try:
+        if len(present) > 1:
+            rows = list(map(itemgetter(*present), nodes))
+            cols.update(zip(present, map(list, zip(*rows))))
+        elif present:
+            cols[present[0]] = list(map(itemgetter(present[0]), nodes))
+    except KeyError:  # some nodes lack a field others have
+        cols = {k: [n.get(k) for n in nodes] for k in _NODE_FIELDS}
+    if any(len(v) != len(nodes) for v in cols.values()):  # pragma: no cover - defensive
+        cols = {k: [n.get(k) for n in nodes] for k in _NODE_FIELDS}
+    return cols
 
 
 def _unique_ids(file_ids: list[str], kinds: list[NodeKind]) -> list[str]:
@@ -198,9 +236,8 @@ def _unique_ids(file_ids: list[str], kinds: list[NodeKind]) -> list[str]:
     return out
 
 
-def _float_column(nodes: list[dict[str, Any]], name: str) -> np.ndarray:
+def _float_column(values: list[Any]) -> np.ndarray:
     """float32 column; None and missing become NaN, and so do non-numbers (slow path)."""
-    values = [n.get(name) for n in nodes]
     try:
         return np.array(values, dtype=np.float32)  # None -> nan
     except (TypeError, ValueError):

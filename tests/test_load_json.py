@@ -218,3 +218,12 @@ def test_shared_ids_round_trip_exactly(tmp_path: Path) -> None:
     got = sorted(zip(h.source.tolist(), h.target.tolist(), h.weight.tolist()))
     want = sorted(zip(g.source.tolist(), g.target.tolist(), g.weight.tolist()))
     assert got == want
+
+
+def test_fields_missing_on_some_nodes(tmp_path: Path) -> None:
+    doc = _mini()
+    doc["nodes"][0]["clerp"] = "first"  # only some nodes have labels and activations
+    doc["nodes"][2]["activation"] = 2.5
+    g = load_graph(_write(tmp_path, doc))
+    assert g.nodes.label == ["first", "", "", ""]
+    assert g.nodes.activation[2] == 2.5 and np.isnan(g.nodes.activation[[0, 1, 3]]).all()
