@@ -264,14 +264,15 @@ def _token_overrides(tokenizer: Any) -> dict[str, str]:
     return out
 
 
-def _metadata(backend: Any, rm: ReplacementModel, layout: _Layout, tok_name: str) -> dict[str, str]:
+def _metadata(backend: Any, rm: ReplacementModel, layout: _Layout, tok_name: str,
+              model_name: str | None) -> dict[str, str]:
     tk = rm.tokenizer
     special = sorted(int(i) for i in tk.all_special_ids)
     # The BOS the engine prepends (ensure_tokenized's choice), or null when it prepends none.
     cands = [tk.bos_token_id, tk.pad_token_id, tk.eos_token_id, *tk.all_special_ids]
     bos = next(filter(None, cands), None)
     meta: dict[str, Any] = {
-        "format": FORMAT, "model_name": backend.model_name, "scan": json.dumps(rm.tc.scan),
+        "format": FORMAT, "model_name": model_name or backend.model_name, "scan": json.dumps(rm.tc.scan),
         "transcoder_kind": rm.tc.kind, "n_layers": rm.n_layers,
         "d_transcoder": rm.tc.d_transcoder, "d_model": rm.d_model, "n_heads": layout.n_heads,
         "vocab_size": int(rm.w_u.shape[0]), "bos_id": json.dumps(bos),
@@ -282,13 +283,15 @@ def _metadata(backend: Any, rm: ReplacementModel, layout: _Layout, tok_name: str
     return {k: str(v) for k, v in meta.items()}
 
 
-def export_backend(backend: Any, out: str | Path, *, opset: int = 18,
-                   progress: Progress = no_progress, cancel: CancelToken = NEVER) -> Path:
+def export_backend(backend: Any, out: str | Path, *, model_name: str | None = None,
+                   opset: int = 18, progress: Progress = no_progress,
+                   cancel: CancelToken = NEVER) -> Path:
     """Write ``out`` (one .onnx file) and ``<out stem>.tokenizer.json`` for a torch backend.
 
     Args:
         backend: An open :class:`~circuitdesk.models.torch_backend.TorchBackend` (float32).
         out: The .onnx file to write.
+        model_name: Name recorded in the file (default: the backend's ``model_name``).
         opset: ONNX opset of the legacy (TorchScript) exporter.
         progress: Progress sink.
         cancel: Cancel token, checked before the slow steps.
@@ -318,7 +321,7 @@ def export_backend(backend: Any, out: str | Path, *, opset: int = 18,
     tok = tokenizer_path(out)
     rm.tokenizer.backend_tokenizer.save(str(tok))
     model = onnx.load(str(out))
-    for key, value in _metadata(backend, rm, layout, tok.name).items():
+    for key, value in _metadata(backend, rm, layout, tok.name, model_name).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     model.producer_name = "circuitdesk"
@@ -328,12 +331,14 @@ def export_backend(backend: Any, out: str | Path, *, opset: int = 18,
 
 
 def export_onnx(model_dir: str | Path, transcoders_dir: str | Path, out: str | Path, *,
-                progress: Progress = no_progress, cancel: CancelToken = NEVER) -> Path:
+                model_name: str | None = None, progress: Progress = no_progress,
+                cancel: CancelToken = NEVER) -> Path:
     """Load a model folder and transcoder folder with the torch backend and export them."""
     from .torch_backend import open_torch_backend
 
     backend = open_torch_backend(model_dir, transcoders_dir, dtype="float32", cancel=cancel)
     try:
-        return export_backend(backend, out, progress=progress, cancel=cancel)
+        return export_backend(backend, out, model_name=model_name, progress=progress,
+                              cancel=cancel)
     finally:
         backend.close()

@@ -237,3 +237,25 @@ def test_cli_bad_arguments_exit_2(args: list[str], needle: str, tmp_path: Path,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0]
 
+
+
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
+
+
+@pytest.mark.parametrize("kind", ["plt", "clt"])
+def test_shipped_demo_exports_match_the_demo_model(kind: str) -> None:
+    onnx_file = DEMO / f"transcoders-{kind}.onnx"
+    if not (onnx_file.is_file() and (DEMO / "model" / "config.json").is_file()):
+        pytest.skip("no bundled demo ONNX export")
+    tb = open_backend("torch", model_dir=DEMO / "model", transcoders_dir=DEMO / f"transcoders-{kind}")
+    ob = open_backend("onnx", model_dir=DEMO / "model", transcoders_dir=DEMO / f"transcoders-{kind}")
+    assert ob.path == onnx_file and ob.model_name == "circuitdesk-demo/tiny-llama"
+    prompt = "The capital of France is Paris and the opposite of small is"
+    assert ob.tokenize(prompt) == tb.tokenize(prompt)
+    batch = _batch(tb, tb.tokenize(prompt))
+    for freeze in ("attention", "all"):
+        want = tb.intervene_batch(prompt, batch, freeze=freeze, return_activations=True)
+        got = ob.intervene_batch(prompt, batch, freeze=freeze, return_activations=True)
+        for w, g in zip(want, got):
+            np.testing.assert_allclose(g.logits, w.logits, atol=1e-4)
+            np.testing.assert_allclose(g.activations, w.activations, atol=1e-4)

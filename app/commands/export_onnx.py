@@ -1,4 +1,4 @@
-"""``circuitdesk export-onnx --model DIR --transcoders DIR -o OUT.onnx``.
+"""``circuitdesk export-onnx --model DIR --transcoders DIR -o OUT.onnx [--name NAME]``.
 
 Writes a replacement model (model + transcoders) as one ONNX file plus
 ``OUT.tokenizer.json`` beside it, for the onnxruntime backend (no torch needed to run it).
@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     p.add_argument("--transcoders", required=True,
                    help="circuit-tracer transcoder folder (config.yaml + safetensors)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    p.add_argument("--name", default=None,
+                   help="model name recorded in the file (default: the --model argument)")
     p.set_defaults(func=run)
 
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from ...models.onnx_export import export_onnx, tokenizer_path
 
     t0 = time.perf_counter()
-    export_onnx(args.model, args.transcoders, out)
+    export_onnx(args.model, args.transcoders, out, model_name=args.name)
     print(json.dumps({"output": str(out), "tokenizer": str(tokenizer_path(out)),
                       "bytes": out.stat().st_size, "export_s": round(time.perf_counter() - t0, 3)}))
     return 0
