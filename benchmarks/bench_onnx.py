@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,7 @@ def main() -> None:
             (f"sweep of {args.k} ablations",
              lambda b: b.intervene_batch(ids, sweep, batch_size=64)),
         ):
-            t_torch, t_onnx = _median_times([lambda: call(tb), lambda: call(ob)], args.reps)
+            t_torch, t_onnx = _median_times([partial(call, tb), partial(call, ob)], args.reps)
             rows.append((name, t_torch, t_onnx))
         for name, t_torch, t_onnx in rows:
             print(f"{name:>36}: torch {t_torch * 1e3:8.2f} ms  onnx {t_onnx * 1e3:8.2f} ms  "
