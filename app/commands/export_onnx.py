@@ -9,6 +9,7 @@ Also holds the ``--onnx FILE`` option that ``intervene`` and ``verify`` accept i
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -38,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
         raise OnnxArgumentError(f"{out}: the output must end in .onnx")
     if not out.resolve().parent.is_dir():
         raise OnnxArgumentError(f"{out}: folder does not exist")
+    missing = [m for m in ("torch", "transformers", "onnx") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise OnnxArgumentError(f"export-onnx needs {', '.join(missing)}: "
+                                "pip install 'circuitdesk[models,onnx]'")
     from ...models.onnx_export import export_onnx, tokenizer_path
 
     t0 = time.perf_counter()
