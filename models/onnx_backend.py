@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.dense import DenseGraphData
+from .backend_base import BackendBase
 from .protocol import (
     FreezeSpec,
     Intervention,
@@ -26,7 +27,6 @@ from .protocol import (
     InterventionResult,
     ModelLoadError,
     PromptOrIds,
-    TokenScore,
 )
 
 FORMAT = "circuitdesk-replacement-onnx/2"  # same string as onnx_export.FORMAT (no torch import)
@@ -37,7 +37,7 @@ def _tokenizer_file(path: Path) -> Path:
     return path.with_name(path.stem + ".tokenizer.json")
 
 
-class OnnxBackend:
+class OnnxBackend(BackendBase):
     """An exported replacement model run with onnxruntime. Create with :func:`open_onnx_backend`."""
 
     name = "onnx"
@@ -100,14 +100,6 @@ class OnnxBackend:
                                                                      skip_special_tokens=False)
                 for i in ids]
 
-    def top_tokens(self, logits: npt.ArrayLike, k: int = 10) -> list[TokenScore]:
-        row = np.asarray(logits, dtype=np.float64).reshape(-1)
-        p = np.exp(row - row.max())
-        p /= p.sum()
-        order = np.argsort(-row, kind="stable")[:k]
-        names = self.token_strings([int(i) for i in order])
-        return [TokenScore(s, int(i), float(row[i]), float(p[i])) for s, i in zip(names, order)]
-
     # ------------------------------------------------------------------ interventions
     def _freeze(self, freeze: FreezeSpec) -> tuple[bool, bool, npt.NDArray[np.bool_]]:
         """``(freeze_patterns, freeze_scales, constrained mask)`` for a freeze spec."""
@@ -128,18 +120,6 @@ class OnnxBackend:
         if freeze == "all":
             cons[:] = True
         return freeze != "none", freeze == "all", cons
-
-    def _check(self, ivs: Sequence[Intervention], n_pos: int) -> None:
-        for iv in ivs:
-            if not 0 <= iv.layer < self._n_layers:
-                raise InterventionError(f"layer {iv.layer} is outside 0-{self._n_layers - 1}")
-            if not 0 <= iv.pos < n_pos:
-                raise InterventionError(f"position {iv.pos} is outside 0-{n_pos - 1}")
-            if not 0 <= iv.feature < self._d_transcoder:
-                raise InterventionError(
-                    f"feature {iv.feature} is outside 0-{self._d_transcoder - 1}")
-            if not np.isfinite(iv.value):
-                raise InterventionError(f"value {iv.value} is not finite")
 
     def _feeds(self, ids: list[int], rows: Sequence[Sequence[Intervention]],
                flags: tuple[bool, bool, npt.NDArray[np.bool_]], apply: bool,
@@ -187,16 +167,6 @@ class OnnxBackend:
             self._clean = {n.replace("rec_", "clean_"): v for n, v in zip(names, got)}
             self._clean_key = key
         return self._clean
-
-    def intervene(self, prompt: PromptOrIds, interventions: Sequence[Intervention], *,
-                  freeze: FreezeSpec = "attention", return_activations: bool = True,
-                  apply_activation_function: bool = True, progress: Progress = no_progress,
-                  cancel: CancelToken = NEVER) -> InterventionResult:
-        """One forward pass with ``interventions`` (engine ``feature_intervention``)."""
-        return self.intervene_batch(
-            prompt, [list(interventions)], freeze=freeze, return_activations=return_activations,
-            apply_activation_function=apply_activation_function, progress=progress,
-            cancel=cancel)[0]
 
     def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[Sequence[Intervention]], *,
                         freeze: FreezeSpec = "attention", return_activations: bool = False,

@@ -82,15 +82,17 @@ def open_backend(
     if name is None:
         names = available_backends()
         if not names:
-            raise ModelLoadError("", "no model backend is installed: pip install 'circuitdesk[models]'")
+            raise ModelLoadError("", "no model backend is installed: pip install 'circuitdesk[models]' "
+                                     "(torch) or 'circuitdesk[onnx]' (onnxruntime)")
         name = names[0]
     entry = _REGISTRY.get(name)
     if entry is None:
         raise ModelLoadError("", f"unknown model backend {name!r}; known: {sorted(_REGISTRY)}")
     missing = [m for m in entry.requires if not _importable(m)]
     if missing:
+        extra = "onnx" if name == "onnx" else "models"
         raise ModelLoadError("", f"backend {name!r} needs {', '.join(missing)}: "
-                                 "pip install 'circuitdesk[models]'")
+                                 f"pip install 'circuitdesk[{extra}]'")
     module_name = entry.module
     package = __package__ if module_name.startswith(".") else None
     module = importlib.import_module(module_name, package)

@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import torch
 
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.dense import DenseGraphData
 from ..graph.model import Graph
 from .attribution import trace_graph
+from .backend_base import BackendBase
 from .hf_loading import load_hf_model, resolve_model_dir, resolve_transcoders_dir
 from .protocol import (
     FreezeSpec,
@@ -22,7 +21,6 @@ from .protocol import (
     InterventionResult,
     ModelLoadError,
     PromptOrIds,
-    TokenScore,
 )
 from .replacement import ReplacementModel, ensure_tokenized
 from .runs import PatchRun, RecordRun
@@ -32,7 +30,7 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch
            "float16": torch.float16}
 
 
-class TorchBackend:
+class TorchBackend(BackendBase):
     """A local replacement model run with torch. Create with :func:`open_torch_backend`."""
 
     name = "torch"
@@ -85,14 +83,6 @@ class TorchBackend:
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         return [self.rm.tokenizer.decode([int(i)]) for i in ids]
 
-    def top_tokens(self, logits: npt.ArrayLike, k: int = 10) -> list[TokenScore]:
-        row = np.asarray(logits, dtype=np.float64).reshape(-1)
-        p = np.exp(row - row.max())
-        p /= p.sum()
-        order = np.argsort(-row, kind="stable")[:k]
-        return [TokenScore(self.rm.tokenizer.decode([int(i)]), int(i), float(row[i]), float(p[i]))
-                for i in order]
-
     def check_graph_tokens(self, graph: Graph) -> list[int]:
         """Token ids for ``graph``'s prompt; raises ModelLoadError when this tokenizer disagrees.
 
@@ -131,28 +121,6 @@ class TorchBackend:
                 raise InterventionError(f"freeze range {a}-{b} is outside layers 0-{self.n_layers - 1}")
             return True, range(a, b + 1)
         raise InterventionError(f"freeze mode {freeze!r}: expected attention, none, all or (a, b)")
-
-    def _check(self, ivs: Sequence[Intervention], n_pos: int) -> None:
-        for iv in ivs:
-            if not 0 <= iv.layer < self.n_layers:
-                raise InterventionError(f"layer {iv.layer} is outside 0-{self.n_layers - 1}")
-            if not 0 <= iv.pos < n_pos:
-                raise InterventionError(f"position {iv.pos} is outside 0-{n_pos - 1}")
-            if not 0 <= iv.feature < self.d_transcoder:
-                raise InterventionError(
-                    f"feature {iv.feature} is outside 0-{self.d_transcoder - 1}")
-            if not np.isfinite(iv.value):
-                raise InterventionError(f"value {iv.value} is not finite")
-
-    def intervene(self, prompt: PromptOrIds, interventions: Sequence[Intervention], *,
-                  freeze: FreezeSpec = "attention", return_activations: bool = True,
-                  apply_activation_function: bool = True, progress: Progress = no_progress,
-                  cancel: CancelToken = NEVER) -> InterventionResult:
-        """One forward pass with ``interventions`` (engine ``feature_intervention``)."""
-        return self.intervene_batch(
-            prompt, [list(interventions)], freeze=freeze, return_activations=return_activations,
-            apply_activation_function=apply_activation_function, progress=progress,
-            cancel=cancel)[0]
 
     def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[Sequence[Intervention]], *,
                         freeze: FreezeSpec = "attention", return_activations: bool = False,
