@@ -95,3 +95,33 @@ def test_demo_graph_opens(qtbot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.graph_loaded, timeout=20000):
         window.open_demo()
     assert window.doc is not None and window.doc.graph.n_nodes > 0
+
+
+def test_drop_a_file_opens_it(qtbot, window: MainWindow) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(FIXTURES["tc"]))])
+    pos = QPointF(200, 200)
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.graph_loaded, timeout=20000):
+        window.dropEvent(drop)
+    assert window.doc is not None and window.doc.graph.n_nodes == 86
+
+
+def test_pinned_pyside_survives_many_setter_calls(qtbot) -> None:
+    """PySide6 6.12.0 aborted after ~5,000 setters returning None; the pinned 6.10.3 must not."""
+    from PySide6.QtWidgets import QLabel
+
+    label = QLabel()
+    qtbot.addWidget(label)
+    for i in range(30_000):
+        label.setText(str(i))
+        label.setVisible(bool(i % 2))
+    assert label.text() == "29999"
