@@ -161,6 +161,8 @@ class MainWindow(QMainWindow):
         else:
             self.doc.replace_graph(graph, Path(path), state)
         self._remember(path)
+        log.info("opened %s: %d nodes, %d links (%s)", path, graph.n_nodes, graph.n_edges,
+                 graph.format)
         self.setWindowTitle(f"{Path(path).name} — CircuitDesk")
         note = f" ({len(graph.warnings)} warning(s): {graph.warnings[0]})" if graph.warnings else ""
         self.statusBar().showMessage(f"Opened {graph.metadata.prompt or Path(path).name!r}{note}", 10000)
