@@ -18,7 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
@@ -76,6 +76,9 @@ class VerifyPanel(QWidget):
         self.freeze = QComboBox()
         for text, _ in FREEZES:
             self.freeze.addItem(text)
+        self.downstream = QCheckBox("pinned features downstream")
+        self.downstream.setToolTip("Also compare the predicted and observed change of every "
+                                   "pinned feature's pre-activation")
         self.run_button = QPushButton("Verify")
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel")
@@ -113,7 +116,7 @@ class VerifyPanel(QWidget):
         top.addWidget(self.choose_button)
         controls = QHBoxLayout()
         for w in (QLabel("Test"), self.scope, self.mode, self.factor, QLabel("Freeze"),
-                  self.freeze, self.run_button, self.cancel_button):
+                  self.freeze, self.downstream, self.run_button, self.cancel_button):
             controls.addWidget(w)
         split = QSplitter()
         split.addWidget(self.table)
@@ -172,6 +175,8 @@ class VerifyPanel(QWidget):
         freeze = FREEZES[self.freeze.currentIndex()][1]
         edge_mask = None if w.prune_result is None else w.prune_result.edge_mask
         graph, factor = w.doc.graph, float(self.factor.value())
+        targets = ([graph.index_of(i) for i in sorted(w.doc.state.pinned) if graph.has_node(i)]
+                   if self.downstream.isChecked() else [])
         self.summary.setText(f"Verifying {len(claims)} claim(s)…")
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
@@ -180,8 +185,8 @@ class VerifyPanel(QWidget):
             from ..models.verify import run_verification
 
             return run_verification(backend, graph, claims, ids, mode=mode, factor=factor,
-                                    freeze=freeze, edge_mask=edge_mask, on_rows=partial,
-                                    progress=progress, cancel=cancel)
+                                    freeze=freeze, edge_mask=edge_mask, feature_targets=targets,
+                                    on_rows=partial, progress=progress, cancel=cancel)
 
         w.with_backend(lambda backend, ids: w.runner.submit(
             "verify", lambda **kw: work(backend, ids, **kw), queue="model",
@@ -255,8 +260,12 @@ class VerifyPanel(QWidget):
         def fmt(tokens: Any) -> str:
             return ", ".join(f"{t.token!r} {t.prob:.2f}" for t in tokens)
 
-        self.tokens.setText(f"<b>before</b>: {fmt(self.report.baseline_top[:5])}<br>"
-                            f"<b>after</b>: {fmt(row.top_after)}")
+        lines = [f"<b>before</b>: {fmt(self.report.baseline_top[:5])}",
+                 f"<b>after</b>: {fmt(row.top_after)}"]
+        if row.downstream:
+            lines.append("<b>downstream</b> (Δ pre-activation, predicted → observed): " + ", ".join(
+                f"{d.key} {d.predicted:+.3f} → {d.observed:+.3f}" for d in row.downstream))
+        self.tokens.setText("<br>".join(lines))
 
     def steer(self) -> None:
         """Free-form steering: set any features to any values and show the new top tokens."""
@@ -290,17 +299,20 @@ class VerifyPanel(QWidget):
                 "rows": [{"key": r.key, "label": r.label, "predicted": r.predicted,
                           "predicted_direct": r.predicted_direct,
                           "predicted_total": r.predicted_total, "observed": r.observed,
-                          "verdict": r.verdict} for r in self.rows]}
+                          "verdict": r.verdict,
+                          "downstream": [[d.key, d.predicted, d.observed] for d in r.downstream]}
+                         for r in self.rows]}
 
     def restore(self, saved: dict[str, Any] | None) -> None:
         """Show results saved with a session (no model needed)."""
-        from ..models.verify import VerifyRow
+        from ..models.verify import Downstream, VerifyRow
 
         self.rows, self.report = [], None
         self.table.setRowCount(0)
         if saved and isinstance(saved.get("rows"), list):
             rows = [VerifyRow(r["key"], r["label"], r["predicted"], r["predicted_direct"],
-                              r["predicted_total"], r["observed"], r["verdict"])
+                              r["predicted_total"], r["observed"], r["verdict"],
+                              downstream=tuple(Downstream(*d) for d in r.get("downstream", [])))
                     for r in saved["rows"] if isinstance(r, dict)]
             self._add_rows(rows)
         self._redraw()
@@ -315,7 +327,8 @@ class VerifyPanel(QWidget):
         if path:
             buf = io.StringIO()
             data = self.results_json()["rows"]
-            writer = csv.DictWriter(buf, fieldnames=list(data[0]) if data else ["key"])
+            fields = [k for k in (data[0] if data else {"key": 0}) if k != "downstream"]
+            writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(data)
             Path(path).write_text(buf.getvalue(), encoding="utf-8")

@@ -33,6 +33,15 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Downstream:
+    """Predicted and observed change of one downstream feature's pre-activation."""
+
+    key: str
+    predicted: float
+    observed: float
+
+
+@dataclass(frozen=True)
 class VerifyRow:
     """The answer for one claim, on the target logit."""
 
@@ -45,6 +54,7 @@ class VerifyRow:
     observed: float
     verdict: str
     top_after: tuple[TokenScore, ...] = ()
+    downstream: tuple[Downstream, ...] = ()
 
 
 @dataclass
@@ -108,6 +118,7 @@ def run_verification(
     target_row: int | None = None,
     edge_mask: np.ndarray | None = None,
     batch_size: int = 16,
+    feature_targets: Sequence[int] = (),
     on_rows: Callable[[list[VerifyRow]], None] | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER,
@@ -116,6 +127,7 @@ def run_verification(
 
     With ``freeze="all"`` the model gives the graph's direct effects, so the verdict is made
     against the direct prediction; otherwise against the total (path-summed) prediction.
+    ``feature_targets`` are feature rows whose pre-activation change is reported too.
     Cancelling takes effect between batches.
     """
     target = default_target(graph) if target_row is None else target_row
@@ -123,7 +135,14 @@ def run_verification(
     if not 0 <= vocab_id < backend.vocab_size:
         raise InterventionError(f"target {graph.nodes.label[target]!r} is not a vocabulary token")
     fraction = -1.0 if mode == "ablate" else factor - 1.0
-    base = backend.intervene(list(input_ids), [], freeze=freeze, return_activations=False)
+    n = graph.nodes
+    down = [int(r) for r in feature_targets if n.kind[r] == NodeKind.FEATURE]
+    where = tuple(np.array([[n.layer[r], n.position[r], n.feature[r]] for r in down],
+                           dtype=np.int64).reshape(-1, 3).T)
+    # pre-activations (the activation function changes only what is reported, not the run)
+    acts = dict(return_activations=bool(down), apply_activation_function=not down)
+    base = backend.intervene(list(input_ids), [], freeze=freeze, **acts)
+    base_down = base.activations[where] if down and base.activations is not None else None
     last = np.asarray(base.logits[-1], dtype=np.float64)
     base_value = last[vocab_id] - last.mean()
     report = VerifyReport(target, graph.nodes.label[target], freeze, mode, factor,
@@ -134,7 +153,7 @@ def run_verification(
         chunk = list(claims[start:start + batch_size])
         results = backend.intervene_batch(
             list(input_ids), [_interventions(graph, c, mode, factor) for c in chunk],
-            freeze=freeze, return_activations=False, batch_size=batch_size, cancel=cancel)
+            freeze=freeze, batch_size=batch_size, cancel=cancel, **acts)
         rows = []
         for claim, res in zip(chunk, results):
             logits = np.asarray(res.logits[-1], dtype=np.float64)
@@ -142,8 +161,15 @@ def run_verification(
             pred = predict(graph, claim.rows, fraction, edge_mask)
             direct, total = float(pred.direct[target]), float(pred.total[target])
             judged = direct if use_direct or not np.isfinite(total) else total
+            effects: tuple[Downstream, ...] = ()
+            if base_down is not None and res.activations is not None:
+                moved = res.activations[where] - base_down
+                wanted = pred.direct if use_direct else pred.total
+                effects = tuple(Downstream(n.ids[r], float(wanted[r]), float(m))
+                                for r, m in zip(down, moved.tolist()) if r not in claim.rows)
             rows.append(VerifyRow(claim.key, claim.label, judged, direct, total, observed,
-                                  verdict(judged, observed), tuple(backend.top_tokens(logits, 5))))
+                                  verdict(judged, observed), tuple(backend.top_tokens(logits, 5)),
+                                  effects))
         report.rows.extend(rows)
         if on_rows is not None:
             on_rows(rows)

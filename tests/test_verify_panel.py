@@ -103,3 +103,24 @@ def test_steering_box(qtbot, window: MainWindow) -> None:
                           check_params_cb=lambda kind: kind == "steer"):
         panel.steer()
     assert "steered" in panel.tokens.text()
+
+
+def test_downstream_features_reported(qtbot, window: MainWindow) -> None:
+    from circuitdesk.graph import document as cmd
+
+    g = window.doc.graph
+    feats = np.flatnonzero(g.nodes.kind == 1)
+    late = feats[g.nodes.layer[feats] == g.nodes.layer[feats].max()][:3]
+    cmd.pin(window.doc, [g.nodes.ids[r] for r in late])
+    panel = window.verify_panel
+    panel.freeze.setCurrentIndex(2)
+    panel.downstream.setChecked(True)
+    with qtbot.waitSignal(panel.finished, timeout=120000):
+        panel.run_button.click()
+    early = [r for r in panel.rows if r.downstream]
+    assert early and all(abs(d.observed - d.predicted) < 1e-5 for r in early for d in r.downstream)
+    k = next(i for i, r in enumerate(panel.rows) if r.downstream)
+    row = next(t for t in range(panel.table.rowCount())
+               if panel.table.item(t, 0).data(256) == k)
+    panel.table.selectRow(row)
+    assert "downstream" in panel.tokens.text()
