@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMenu
 
 from ..graph import document as cmd
-from .canvas import DARK, LIGHT
+from .theme import apply_theme
 
 if TYPE_CHECKING:
     from .window import MainWindow
@@ -72,8 +72,7 @@ def ungroup_selection(window: MainWindow) -> None:
 
 
 def toggle_theme(window: MainWindow) -> None:
-    window.canvas.set_theme(LIGHT if window.canvas.theme.dark else DARK)
-    window.settings.setValue("theme", "dark" if window.canvas.theme.dark else "light")
+    apply_theme(window, not window.canvas.theme.dark)
 
 
 def export_figure(window: MainWindow) -> None:

@@ -57,6 +57,13 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
         self._nodes.setZValue(10)
         plot.addItem(self._nodes)
         self._texts: list[pg.TextItem] = []
+        self._text_color = "#222222"
+
+    def set_colors(self, background: str, text: str) -> None:
+        self.setBackground(background)
+        self._text_color = text
+        for item in self._texts:
+            item.setColor(text)
 
     def set_document(self, doc: Document) -> None:
         self.doc = doc
@@ -100,7 +107,7 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
     def _place_texts(self) -> None:
         plot = self.getPlotItem()
         while len(self._texts) < len(self.units):
-            item = pg.TextItem(anchor=(0.5, 1.3), color="#222222")
+            item = pg.TextItem(anchor=(0.5, 1.3), color=self._text_color)
             plot.addItem(item, ignoreBounds=True)
             self._texts.append(item)
         for k, item in enumerate(self._texts):

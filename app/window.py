@@ -27,6 +27,7 @@ from .resources import app_icon, demo_graph_path
 from .session_io import autosave_path, read_autosave, write_autosave
 from .subgraph import SubgraphView
 from .tasks import TaskRunner
+from .theme import apply_theme
 from .verify_panel import VerifyPanel
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class MainWindow(QMainWindow):
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(AUTOSAVE_MS)
         self._autosave_timer.timeout.connect(self.autosave)
+        if self.settings.value("theme") == "dark":
+            apply_theme(self, True)
         self.runner.job_progressed.connect(self._on_progress)
         self.runner.job_cancelled.connect(self._on_job_cancelled)
         self.runner.job_finished.connect(lambda kind: self.progress.hide())

@@ -263,3 +263,25 @@ def test_export_dialog_from_menu(qtbot, window: MainWindow, tmp_path: Path) -> N
     dialog = window.export_dialog
     assert dialog.isVisible()
     dialog.close()
+
+
+def test_dark_theme_for_the_whole_window(qtbot, window: MainWindow) -> None:
+    from PySide6.QtGui import QColor
+
+    from circuitdesk.app.actions import toggle_theme
+
+    open_graph(qtbot, window, FIXTURES["legacy"])
+    toggle_theme(window)
+    try:
+        assert window.canvas.theme.dark and window.settings.value("theme") == "dark"
+        panel = window.details
+        p = panel.mapTo(window, panel.rect().center())
+
+        def panel_is_dark() -> bool:  # the palette change is delivered by the event loop
+            return window.grab().toImage().pixelColor(p).lightness() < 80
+
+        qtbot.waitUntil(panel_is_dark, timeout=5000)
+        assert window.subgraph.backgroundBrush().color() == QColor("#1e1f22")
+    finally:
+        toggle_theme(window)
+    assert not window.canvas.theme.dark
