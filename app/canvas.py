@@ -43,6 +43,8 @@ GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
 """Symbol and fill per kind: circle feature, diamond error, square embedding/logit."""
 
 NODE_SIZE = 9
+LOD_MIN_EDGES = 5_000
+"""Below this many visible edges every edge is drawn at every zoom."""
 MAX_DRAWN_EDGES = 300_000
 """Past this many visible edges only the strongest (by share of their target's input) are drawn."""
 PIN_COLOR = (200, 30, 120)
@@ -249,7 +251,7 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
             drawn = drawn[top]
         bucket = bucket_of(self.share[drawn])
         segs = np.concatenate([self.xy[graph.source[drawn]], self.xy[graph.target[drawn]]], axis=1)
-        order = [b for level in range(N_BINS) for b in (level, N_BINS + level)]  # weakest first
+        order = self._bucket_order()
         k = min(EdgeLayer.PREVIEW, drawn.size)
         strongest = np.argpartition(-np.abs(self.share[drawn]), k - 1)[:k] if k else drawn[:0]
         self.edge_layer.set_buckets([segs[bucket == b] for b in range(2 * N_BINS)],
@@ -324,6 +326,18 @@ class GraphCanvas(pg.PlotWidget):  # type: ignore[misc]
     @qthrottled(timeout=60)
     def _on_range_changed(self, *_: object) -> None:
         self._update_labels()
+        self.edge_layer.set_order(self._bucket_order())
+
+    def _bucket_order(self) -> list[int]:
+        """Weakest first; zoomed out past the whole graph, the weakest levels are left out so
+        many edges stay readable (level of detail). Zooming back in brings them back."""
+        skip = 0
+        if self.layout_ is not None and self.layout_.row_labels and len(self.xy):
+            rows_in_view = self.vb.viewRange()[1][1] - self.vb.viewRange()[1][0]
+            zoomed_out = rows_in_view / (max(self.layout_.row_labels) + 1.2)
+            if int(self.edge_visible.sum()) > LOD_MIN_EDGES:
+                skip = 2 if zoomed_out > 3.0 else 1 if zoomed_out > 1.5 else 0
+        return [b for level in range(skip, N_BINS) for b in (level, N_BINS + level)]
 
     def reset_view(self) -> None:
         if self.layout_ is None or not len(self.xy):

@@ -148,6 +148,12 @@ class EdgeLayer(_Batch):
         self._pens = pens
         self.invalidate()
 
+    def set_order(self, order: list[int]) -> None:
+        """Which buckets to draw, in drawing order (level of detail drops the weakest)."""
+        if order != self._order:
+            self._order = order
+            self.invalidate()
+
     def invalidate(self) -> None:
         """The data or the pens changed: every image made so far is stale."""
         self._data_gen += 1

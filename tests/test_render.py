@@ -73,3 +73,16 @@ def test_glyph_colours_at_known_nodes_and_themes(qtbot) -> None:
     dark = canvas.grab().toImage()
     bg = dark.pixelColor(dark.width() - 3, 3)
     assert bg == QColor(DARK.background)
+
+
+def test_level_of_detail_drops_weak_edges_when_zoomed_out(qtbot, monkeypatch) -> None:
+    import circuitdesk.app.canvas as canvas_mod
+
+    monkeypatch.setattr(canvas_mod, "LOD_MIN_EDGES", 100)
+    canvas, _ = _render(qtbot, "neuronpedia")
+    full = list(canvas.edge_layer._order)
+    canvas.vb.scaleBy((4.0, 4.0))  # zoom far out
+    qtbot.waitUntil(lambda: len(canvas.edge_layer._order) < len(full), timeout=5000)
+    assert set(canvas.edge_layer._order) <= set(full)
+    canvas.reset_view()
+    qtbot.waitUntil(lambda: canvas.edge_layer._order == full, timeout=5000)
