@@ -9,7 +9,14 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QWidget,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QWidget,
 )
 
 from ..graph.document import Document
@@ -21,6 +28,7 @@ from ..graph.search import search
 from ..graph.session import save_session, state_from_qparams
 from .actions import build_menus
 from .canvas import GraphCanvas
+from .model_binding import ModelBinding
 from .panels import ConnectionsPanel, DetailPanel
 from .prune_bar import PruneBar
 from .resources import app_icon, demo_graph_path
@@ -38,7 +46,7 @@ FILE_FILTER = ("Attribution graphs (*.json *.pt);;JSON graphs (*.json);;"
 AUTOSAVE_MS = 1500
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ModelBinding, QMainWindow):
     """One window, one open document.
 
     Signals:
@@ -188,77 +196,6 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         if kind in ("verify", "model-open"):
             self.verify_panel.on_cancelled()
-
-    # ---------------------------------------------------------------- the local model
-
-    def remembered_models(self) -> dict[str, tuple[str, str]]:
-        value = self.settings.value("models")
-        return {str(k): (str(v[0]), str(v[1])) for k, v in (value or {}).items()
-                if isinstance(v, (list, tuple)) and len(v) == 2}
-
-    def remember_model(self, key: str, model_dir: str, transcoders_dir: str) -> None:
-        models = self.remembered_models()
-        models[key] = (model_dir, transcoders_dir)
-        self.settings.setValue("models", {k: list(v) for k, v in models.items()})
-
-    def choose_model(self) -> None:
-        """Ask once for the model and transcoder folders of this graph's model; remembered."""
-        from ..models.locate import graph_key
-
-        if self.doc is None:
-            return
-        model = QFileDialog.getExistingDirectory(self, "Hugging Face model folder")
-        if not model:
-            return
-        tcs = QFileDialog.getExistingDirectory(self, "Transcoder folder (config.yaml)")
-        if tcs:
-            self.remember_model(graph_key(self.doc.graph), model, tcs)
-            self._bound = None
-
-    def with_backend(self, then: Any) -> None:
-        """Call ``then(backend, input_ids)`` on the GUI thread once this graph's model is open."""
-        from ..models.locate import find_model
-        from ..models.protocol import ModelLoadError
-
-        doc = self.doc
-        if doc is None:
-            return
-        graph = doc.graph
-        if self._bound is not None and self._bound[0] == id(graph):
-            then(self._bound[1], self._bound[2])
-            return
-        try:
-            model_dir, tc_dir = find_model(graph, self.remembered_models())
-        except ModelLoadError as exc:
-            self.show_error("No model for this graph", str(exc))
-            self.verify_panel._ended()
-            return
-        key = (str(model_dir), str(tc_dir))
-        cached = self.backends.get(key)
-
-        def work(*, progress: Any, cancel: Any) -> tuple[Any, list[int]]:
-            from ..models.binding import graph_input_ids
-            from ..models.registry import open_backend
-
-            backend = cached or open_backend(None, model_dir=model_dir, transcoders_dir=tc_dir,
-                                             progress=progress, cancel=cancel)
-            return backend, graph_input_ids(backend, graph)
-
-        def bound(result: tuple[Any, list[int]]) -> None:
-            backend, ids = result
-            self.backends[key] = backend
-            if self.doc is not None and self.doc.graph is graph:
-                self._bound = (id(graph), backend, ids)
-                self.verify_panel.model_label.setText(
-                    f"Model: {model_dir} · transcoders: {tc_dir} · backend {backend.name}")
-                then(backend, ids)
-
-        def failed(exc: BaseException) -> None:
-            self.verify_panel.model_label.setText(f"Model: {exc}")
-            self.verify_panel._ended()
-
-        self.verify_panel.model_label.setText(f"Loading model from {model_dir}…")
-        self.runner.submit("model-open", work, queue="model", on_done=bound, on_error=failed)
 
     def show_error(self, title: str, message: str) -> None:
         """A non-blocking error dialog; the app stays usable behind it."""

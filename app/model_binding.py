@@ -1,0 +1,97 @@
+"""The main window's link to the local model: find it for the open graph, open it once.
+
+A mixin of :class:`~circuitdesk.app.window.MainWindow`. Folders the user picks are
+remembered per model (QSettings ``models``); opening runs on the task runner's one-thread
+model queue and opened backends are cached per folder pair.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QFileDialog
+
+
+class ModelBinding:
+    """Needs ``doc``, ``settings``, ``runner``, ``verify_panel``, ``backends``, ``_bound``
+    and ``show_error`` from the window."""
+
+    doc: Any
+    settings: Any
+    runner: Any
+    verify_panel: Any
+    backends: dict[tuple[str, str], Any]
+    _bound: tuple[int, Any, list[int]] | None
+
+    def show_error(self, title: str, message: str) -> None:
+        raise NotImplementedError
+
+
+    def remembered_models(self) -> dict[str, tuple[str, str]]:
+        value = self.settings.value("models")
+        return {str(k): (str(v[0]), str(v[1])) for k, v in (value or {}).items()
+                if isinstance(v, (list, tuple)) and len(v) == 2}
+
+    def remember_model(self, key: str, model_dir: str, transcoders_dir: str) -> None:
+        models = self.remembered_models()
+        models[key] = (model_dir, transcoders_dir)
+        self.settings.setValue("models", {k: list(v) for k, v in models.items()})
+
+    def choose_model(self) -> None:
+        """Ask once for the model and transcoder folders of this graph's model; remembered."""
+        from ..models.locate import graph_key
+
+        if self.doc is None:
+            return
+        model = QFileDialog.getExistingDirectory(self, "Hugging Face model folder")
+        if not model:
+            return
+        tcs = QFileDialog.getExistingDirectory(self, "Transcoder folder (config.yaml)")
+        if tcs:
+            self.remember_model(graph_key(self.doc.graph), model, tcs)
+            self._bound = None
+
+    def with_backend(self, then: Any) -> None:
+        """Call ``then(backend, input_ids)`` on the GUI thread once this graph's model is open."""
+        from ..models.locate import find_model
+        from ..models.protocol import ModelLoadError
+
+        doc = self.doc
+        if doc is None:
+            return
+        graph = doc.graph
+        if self._bound is not None and self._bound[0] == id(graph):
+            then(self._bound[1], self._bound[2])
+            return
+        try:
+            model_dir, tc_dir = find_model(graph, self.remembered_models())
+        except ModelLoadError as exc:
+            self.show_error("No model for this graph", str(exc))
+            self.verify_panel._ended()
+            return
+        key = (str(model_dir), str(tc_dir))
+        cached = self.backends.get(key)
+
+        def work(*, progress: Any, cancel: Any) -> tuple[Any, list[int]]:
+            from ..models.binding import graph_input_ids
+            from ..models.registry import open_backend
+
+            backend = cached or open_backend(None, model_dir=model_dir, transcoders_dir=tc_dir,
+                                             progress=progress, cancel=cancel)
+            return backend, graph_input_ids(backend, graph)
+
+        def bound(result: tuple[Any, list[int]]) -> None:
+            backend, ids = result
+            self.backends[key] = backend
+            if self.doc is not None and self.doc.graph is graph:
+                self._bound = (id(graph), backend, ids)
+                self.verify_panel.model_label.setText(
+                    f"Model: {model_dir} · transcoders: {tc_dir} · backend {backend.name}")
+                then(backend, ids)
+
+        def failed(exc: BaseException) -> None:
+            self.verify_panel.model_label.setText(f"Model: {exc}")
+            self.verify_panel._ended()
+
+        self.verify_panel.model_label.setText(f"Loading model from {model_dir}…")
+        self.runner.submit("model-open", work, queue="model", on_done=bound, on_error=failed)
