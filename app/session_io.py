@@ -10,7 +10,7 @@ import orjson
 from PySide6.QtCore import QStandardPaths
 
 from ..graph.document import ViewState
-from ..graph.json_io import write_json
+from ..graph.json_write import write_json
 from ..graph.model import Graph
 from ..graph.session import qparams_from_state, state_from_qparams
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .document import Supernode, ViewState, _frozen_map
-from .json_io import graph_to_json, write_json
+from .json_write import graph_to_json, write_json
 from .model import Graph
 
 NAMESPACE = "circuitdesk"

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..graph.dense import graph_from_dense
-from ..graph.json_io import graph_to_json, write_json
+from ..graph.json_write import graph_to_json, write_json
 from ..graph.session import qparams_from_state, state_from_qparams
 from .locate import DEMO_MODEL, demo_dir
 from .pt_writer import write_pt

@@ -10,7 +10,7 @@ import pytest
 
 from circuitdesk.graph import NodeKind, load_graph
 from circuitdesk.graph.errors import GraphSchemaError, NotAGraphFileError
-from circuitdesk.graph.json_io import graph_to_json
+from circuitdesk.graph.json_write import graph_to_json
 
 from .conftest import FIXTURES
 
@@ -197,7 +197,7 @@ def test_json_round_trip(tmp_path: Path, name: str) -> None:
 def test_shared_ids_round_trip_exactly(tmp_path: Path) -> None:
     """Error "0_1_0" (layer 1) and feature "0_1_0" (layer 0, feature 1) both link to one target."""
     from circuitdesk.graph.dense import DenseGraphData, graph_from_dense
-    from circuitdesk.graph.json_io import write_json
+    from circuitdesk.graph.json_write import write_json
 
     n_layers, n_pos = 3, 1
     feats = np.array([[0, 0, 1], [2, 0, 5]])  # feature 1 at layer 0, feature 5 at layer 2

@@ -63,7 +63,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ...graph.dense import graph_from_dense
-    from ...graph.json_io import write_json
+    from ...graph.json_write import write_json
     from ...graph.prune import prune
     from ...models.pt_writer import write_pt
     from ...models.registry import open_backend
