@@ -29,7 +29,9 @@ from .protocol import (
     PromptOrIds,
 )
 
-FORMAT = "circuitdesk-replacement-onnx/2"  # same string as onnx_export.FORMAT (no torch import)
+FORMAT = "circuitdesk-replacement-onnx/3"  # same string as onnx_export.FORMAT (no torch import)
+# /2 files lack the logit_pos and pattern_rows inputs: they still run, without those savings.
+FORMATS = (FORMAT, "circuitdesk-replacement-onnx/2")
 _Clean = dict[str, npt.NDArray[np.float32]]
 
 
@@ -123,7 +125,8 @@ class OnnxBackend(BackendBase):
 
     def _feeds(self, ids: list[int], rows: Sequence[Sequence[Intervention]],
                flags: tuple[bool, bool, npt.NDArray[np.bool_]], apply: bool,
-               clean: _Clean | None, activations: bool = False) -> dict[str, Any]:
+               clean: _Clean | None, activations: bool = False,
+               last_only: bool = False) -> dict[str, Any]:
         n, b = len(ids), len(rows)
         # A later duplicate of (layer, pos, feature) wins, as in the engine.
         dedup = [list({(iv.layer, iv.pos, iv.feature): iv for iv in r}.values()) for r in rows]
@@ -143,6 +146,11 @@ class OnnxBackend(BackendBase):
             # Full activations cost most of a sweep; without them, row 0 only (cheap).
             "act_rows": np.arange(b if activations else 1, dtype=np.int64),
         }
+        if "logit_pos" in self._shapes:  # absent from /2 files
+            feeds["logit_pos"] = np.arange(n - 1 if last_only else 0, n, dtype=np.int64)
+        if "pattern_rows" in self._shapes:
+            # Frozen patterns are the clean ones in every row: compute row 0's only.
+            feeds["pattern_rows"] = np.arange(1 if flags[0] else b, dtype=np.int64)
         for name in ("clean_patterns", "clean_ins", "clean_outs", "clean_scales"):
             if clean is not None:
                 feeds[name] = clean[name]
@@ -171,9 +179,14 @@ class OnnxBackend(BackendBase):
     def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[Sequence[Intervention]], *,
                         freeze: FreezeSpec = "attention", return_activations: bool = False,
                         apply_activation_function: bool = True, batch_size: int = 64,
-                        progress: Progress = no_progress,
+                        last_position_only: bool = False, progress: Progress = no_progress,
                         cancel: CancelToken = NEVER) -> list[InterventionResult]:
-        """Independent intervention lists on one prompt, ``batch_size`` rows per run."""
+        """Independent intervention lists on one prompt, ``batch_size`` rows per run.
+
+        ``last_position_only=True`` (this backend only) gives each result ``logits`` of shape
+        ``[1, vocab]``: the last position's row, all that a caller reading ``logits[-1]``
+        needs, and the unembedding then runs on that position alone.
+        """
         ids = self.tokenize(prompt)
         flags = self._freeze(freeze)
         items = [[Intervention(*iv) for iv in ivs] for ivs in batch]
@@ -190,8 +203,10 @@ class OnnxBackend(BackendBase):
             cancel.check()
             chunk = items[start:start + step]
             feeds = self._feeds(ids, chunk, flags, apply_activation_function, clean,
-                                return_activations)
+                                return_activations, last_position_only)
             got = self._run(feeds, outputs)
+            if last_position_only and got[0].shape[1] != 1:  # a /2 file returns every position
+                got[0] = got[0][:, -1:]
             acts = got[1] if return_activations else None
             for r in range(len(chunk)):
                 results.append(InterventionResult(
@@ -268,7 +283,7 @@ def open_onnx_backend(model_dir: str | Path | None, transcoders_dir: str | Path 
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(path, f"not a loadable ONNX model: {first}") from None
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    if meta.get("format") != FORMAT:
+    if meta.get("format") not in FORMATS:
         raise ModelLoadError(path, f"not a circuitdesk export (format {meta.get('format')!r}, "
                              f"expected {FORMAT!r})")
     cancel.check()

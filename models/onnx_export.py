@@ -19,15 +19,21 @@ input                     shape / dtype                     meaning
 ``constrained``           ``[L]`` bool                      MLP outputs frozen, deltas only there
 ``apply_activation``      ``[]`` bool                       activations (else pre-activations)
 ``act_rows``              ``[R]`` int64                     rows whose activations are returned
+``logit_pos``             ``[P]`` int64                     positions whose logits are returned
+``pattern_rows``          ``[Q]`` int64                     rows whose attention patterns are
+                                                            computed: all rows, or ``[0]`` when
+                                                            patterns are frozen (every row then
+                                                            uses the clean ones)
 ``clean_patterns``        ``[L, H, n, n]`` float32          clean-run tensors (``rec_*`` outputs of
 ``clean_ins``             ``[L, n, d]`` float32             a plain run; zeros when nothing is
 ``clean_outs``            ``[L, n, d]`` float32             frozen)
 ``clean_scales``          ``[n, S]`` float32
 ========================  ================================  =======================================
 
-Outputs: ``logits [B, n, V]``, ``activations [R, L, n, F]`` (rows ``act_rows``) and the row-0 recordings
+Outputs: ``logits [B, P, V]``, ``activations [R, L, n, F]`` (rows ``act_rows``) and the row-0 recordings
 ``rec_patterns``, ``rec_ins``, ``rec_outs``, ``rec_scales`` (same shapes as the ``clean_*``
-inputs), which the onnxruntime backend keeps from a plain run and feeds back when freezing.
+inputs; row 0's pattern is computed only when 0 is in ``pattern_rows``), which the
+onnxruntime backend keeps from a plain run and feeds back when freezing.
 Facts about the model go into the file's ``metadata_props`` (see :data:`META_KEYS`); the
 tokenizer is written beside it as ``<OUT>.tokenizer.json``.
 
@@ -47,15 +53,17 @@ from torch import nn
 
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from .protocol import ModelLoadError
-from .replacement import ReplacementModel, Run, norm_apply, norm_scale
+from .replacement import ATTN_NAME, ReplacementModel, Run, norm_apply, norm_scale
 from .runs import RecordRun
 
-FORMAT = "circuitdesk-replacement-onnx/2"
+FORMAT = "circuitdesk-replacement-onnx/3"  # /3 added logit_pos and pattern_rows to /2
 INPUT_NAMES = ("input_ids", "attention_mask", "iv_layer", "iv_pos", "iv_feature", "iv_value",
                "freeze_patterns", "freeze_scales", "constrained", "apply_activation", "act_rows",
-               "clean_patterns", "clean_ins", "clean_outs", "clean_scales")
+               "clean_patterns", "clean_ins", "clean_outs", "clean_scales", "logit_pos",
+               "pattern_rows")
 OUTPUT_NAMES = ("logits", "activations", "rec_patterns", "rec_ins", "rec_outs", "rec_scales")
 FREEZE_MODES = "attention,none,all,range"
+EXPORT_ATTN = "circuitdesk-onnx"  # attention function used while exporting (_rows_attention)
 META_KEYS = ("format", "model_name", "scan", "transcoder_kind", "n_layers", "d_transcoder",
              "d_model", "n_heads", "vocab_size", "bos_id", "special_ids", "freeze_modes",
              "input_hook", "output_hook", "tokenizer", "token_string_overrides")
@@ -196,6 +204,45 @@ class _GraphRun(Run):
         return new
 
 
+def _rows_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
+                    value: torch.Tensor, attention_mask: torch.Tensor | None,
+                    dropout: float = 0.0, scaling: float | None = None,
+                    softcap: float | None = None, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`~circuitdesk.models.replacement._attention` with patterns for ``pattern_rows`` only.
+
+    With frozen patterns every row uses the clean pattern, so the backend asks for row 0
+    (for ``rec_patterns``) and Q·Kᵀ, mask and softmax cost one row instead of B; the
+    ``[1, H, n, n]`` pattern then broadcasts over the batch in the value product.
+    """
+    run: _GraphRun = module._circuitdesk_owner().run  # type: ignore[operator,union-attr]
+    rows = run.t["pattern_rows"]
+    if scaling is None:
+        scaling = float(getattr(module, "head_dim", query.shape[-1])) ** -0.5
+    groups = query.shape[1] // key.shape[1]
+    k = key.repeat_interleave(groups, dim=1) if groups > 1 else key
+    v = value.repeat_interleave(groups, dim=1) if groups > 1 else value
+    w = torch.matmul(query.index_select(0, rows), k.index_select(0, rows).transpose(2, 3))
+    w = w * scaling
+    if softcap is not None:
+        w = torch.tanh(w / softcap) * softcap
+    if attention_mask is not None:
+        mask = attention_mask[:, :, :, : k.shape[-2]]
+        w = w + (mask.index_select(0, rows) if mask.shape[0] != 1 else mask)
+    w = nn.functional.softmax(w, dim=-1, dtype=torch.float32).to(query.dtype)
+    w = run.on_pattern(module.layer_idx, w)  # type: ignore[arg-type]
+    return torch.matmul(w, v).transpose(1, 2).contiguous(), w
+
+
+def _use_attention(hf: Any, name: str) -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    if name == EXPORT_ATTN:
+        AttentionInterface.register(EXPORT_ATTN, _rows_attention)
+        AttentionMaskInterface.register(EXPORT_ATTN, eager_mask)
+    hf.set_attn_implementation(name)
+
+
 def _f32(x: torch.Tensor) -> torch.Tensor:
     # .float() on a float32 tensor still becomes a Cast node (3 ms on [64, 4, 19, 512]).
     return x if x.dtype == torch.float32 else x.float()
@@ -214,8 +261,9 @@ class ReplacementGraph(nn.Module):
         run = _GraphRun(self.rm, self.layout, t)
         self.rm.run = run
         try:
+            # A position tensor makes HF apply lm_head (and any softcap) to those positions only.
             logits = self.hf(input_ids=t["input_ids"], attention_mask=t["attention_mask"],
-                             use_cache=False).logits
+                             use_cache=False, logits_to_keep=t["logit_pos"]).logits
         finally:
             self.rm.run = None
         L = self.rm.n_layers
@@ -237,17 +285,18 @@ def example_inputs(rm: ReplacementModel, layout: _Layout, batch: int = 2, n_pos:
             torch.zeros(batch, n_iv), torch.tensor(False), torch.tensor(False),
             torch.zeros(L, dtype=torch.bool), torch.tensor(True), torch.arange(batch),
             torch.zeros(L, layout.n_heads, n_pos, n_pos), torch.zeros(L, n_pos, d),
-            torch.zeros(L, n_pos, d), torch.zeros(n_pos, S))
+            torch.zeros(L, n_pos, d), torch.zeros(n_pos, S), torch.arange(n_pos),
+            torch.arange(batch))
 
 
 _DYNAMIC: dict[str, dict[int, str]] = {
     "input_ids": {0: "batch", 1: "n_pos"}, "attention_mask": {0: "batch", 1: "n_pos"},
     "iv_layer": {0: "batch", 1: "n_iv"}, "iv_pos": {0: "batch", 1: "n_iv"},
     "iv_feature": {0: "batch", 1: "n_iv"}, "iv_value": {0: "batch", 1: "n_iv"},
-    "act_rows": {0: "n_rows"},
+    "act_rows": {0: "n_rows"}, "logit_pos": {0: "n_logits"}, "pattern_rows": {0: "n_pattern_rows"},
     "clean_patterns": {2: "n_pos", 3: "n_pos"}, "clean_ins": {1: "n_pos"},
     "clean_outs": {1: "n_pos"}, "clean_scales": {0: "n_pos"},
-    "logits": {0: "batch", 1: "n_pos"}, "activations": {0: "n_rows", 2: "n_pos"},
+    "logits": {0: "batch", 1: "n_logits"}, "activations": {0: "n_rows", 2: "n_pos"},
     "rec_patterns": {2: "n_pos", 3: "n_pos"}, "rec_ins": {1: "n_pos"}, "rec_outs": {1: "n_pos"},
     "rec_scales": {0: "n_pos"},
 }
@@ -310,12 +359,16 @@ def export_backend(backend: Any, out: str | Path, *, model_name: str | None = No
     module = ReplacementGraph(rm, layout).eval()
     cancel.check()
     progress(0.1, "exporting")
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # tracer warnings about Python values in HF code
-        torch.onnx.export(module, example_inputs(rm, layout), str(out),
-                          input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
-                          dynamic_axes=_DYNAMIC, opset_version=opset, dynamo=False,
-                          do_constant_folding=True)
+    _use_attention(rm.hf, EXPORT_ATTN)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer warnings about Python values in HF code
+            torch.onnx.export(module, example_inputs(rm, layout), str(out),
+                              input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
+                              dynamic_axes=_DYNAMIC, opset_version=opset, dynamo=False,
+                              do_constant_folding=True)
+    finally:
+        _use_attention(rm.hf, ATTN_NAME)  # the backend keeps working after an export
     cancel.check()
     progress(0.8, "writing metadata and tokenizer")
     tok = tokenizer_path(out)

@@ -89,6 +89,19 @@ def test_onnx_matches_torch_in_every_freeze_mode(which: str, request: pytest.Fix
     assert min(np.abs(a - b).max() for i, a in enumerate(seen) for b in seen[i + 1:]) > 1e-4
 
 
+@pytest.mark.parametrize("freeze", ["attention", "none", (0, 1)])
+def test_last_position_only_is_the_last_row(plt, freeze: object) -> None:  # type: ignore[no-untyped-def]
+    tb, ob, _ = plt
+    ids = tb.tokenize(PROMPT)
+    batch = _batch(tb, ids)
+    full = ob.intervene_batch(ids, batch, freeze=freeze)
+    last = ob.intervene_batch(ids, batch, freeze=freeze, last_position_only=True, batch_size=2)
+    for f, g in zip(full, last):
+        assert g.logits.shape == (1, tb.vocab_size) and g.activations is None
+        np.testing.assert_allclose(g.logits[0], f.logits[-1], atol=1e-5)
+    assert full[0].logits.shape == (len(ids), tb.vocab_size)  # the default is unchanged
+
+
 def test_other_lengths_and_single_intervention(plt) -> None:  # type: ignore[no-untyped-def]
     tb, ob, _ = plt
     for prompt in ("the dog ran", "the big red car went up the hill and the old man saw it"):
