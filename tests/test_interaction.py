@@ -285,3 +285,28 @@ def test_dark_theme_for_the_whole_window(qtbot, window: MainWindow) -> None:
     finally:
         toggle_theme(window)
     assert not window.canvas.theme.dark
+
+
+def test_subgraph_nodes_drag_and_positions_are_saved(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from circuitdesk.app.subgraph import unit_point
+    from circuitdesk.graph import document as cmd
+
+    open_graph(qtbot, window, FIXTURES["legacy"])  # no supernodes in its qParams
+    doc = window.doc
+    rows = _isolated(window, 2)
+    cmd.pin(doc, [doc.graph.nodes.ids[r] for r in rows])
+    view = window.subgraph
+    window.docks["subgraph"].raise_()
+    qtbot.waitUntil(lambda: len(view.units) == 2 and view.isVisible())
+    start = unit_point(view, 0).toPoint()
+    end = start + QPoint(30, 25)
+    vp = view.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    for k in range(1, 6):
+        qtbot.mouseMove(vp, start + (end - start) * (k / 5))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=end)
+    key = view.units[0].key
+    assert key in doc.state.subgraph_positions
+    out = tmp_path / "s.json"
+    window.save_session_as(str(out))
+    assert state_from_qparams(load_graph(out)).subgraph_positions[key] == doc.state.subgraph_positions[key]
