@@ -53,6 +53,7 @@ from torch import nn
 
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from .protocol import ModelLoadError
+from .onnx_attention import EXPORT_ATTN, rotary_rows_first, use_attention
 from .replacement import ATTN_NAME, ReplacementModel, Run, norm_apply, norm_scale
 from .runs import RecordRun
 
@@ -63,7 +64,6 @@ INPUT_NAMES = ("input_ids", "attention_mask", "iv_layer", "iv_pos", "iv_feature"
                "pattern_rows")
 OUTPUT_NAMES = ("logits", "activations", "rec_patterns", "rec_ins", "rec_outs", "rec_scales")
 FREEZE_MODES = "attention,none,all,range"
-EXPORT_ATTN = "circuitdesk-onnx"  # attention function used while exporting (_rows_attention)
 META_KEYS = ("format", "model_name", "scan", "transcoder_kind", "n_layers", "d_transcoder",
              "d_model", "n_heads", "vocab_size", "bos_id", "special_ids", "freeze_modes",
              "input_hook", "output_hook", "tokenizer", "token_string_overrides")
@@ -117,6 +117,7 @@ class _GraphRun(Run):
         self._x: dict[int, torch.Tensor] = {}
         self._deltas: dict[int, torch.Tensor] = {}
         self._n_layers = n_layers
+        self.rows_taken = False  # see onnx_attention
 
     def _split_scales(self, packed: torch.Tensor) -> dict[int, torch.Tensor]:
         out, off = {}, 0
@@ -202,45 +203,6 @@ class _GraphRun(Run):
         if delta is not None:
             new = new + delta * self.in_range[layer].to(out.dtype)
         return new
-
-
-def _rows_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
-                    value: torch.Tensor, attention_mask: torch.Tensor | None,
-                    dropout: float = 0.0, scaling: float | None = None,
-                    softcap: float | None = None, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`~circuitdesk.models.replacement._attention` with patterns for ``pattern_rows`` only.
-
-    With frozen patterns every row uses the clean pattern, so the backend asks for row 0
-    (for ``rec_patterns``) and Q·Kᵀ, mask and softmax cost one row instead of B; the
-    ``[1, H, n, n]`` pattern then broadcasts over the batch in the value product.
-    """
-    run: _GraphRun = module._circuitdesk_owner().run  # type: ignore[operator,union-attr]
-    rows = run.t["pattern_rows"]
-    if scaling is None:
-        scaling = float(getattr(module, "head_dim", query.shape[-1])) ** -0.5
-    groups = query.shape[1] // key.shape[1]
-    k = key.repeat_interleave(groups, dim=1) if groups > 1 else key
-    v = value.repeat_interleave(groups, dim=1) if groups > 1 else value
-    w = torch.matmul(query.index_select(0, rows), k.index_select(0, rows).transpose(2, 3))
-    w = w * scaling
-    if softcap is not None:
-        w = torch.tanh(w / softcap) * softcap
-    if attention_mask is not None:
-        mask = attention_mask[:, :, :, : k.shape[-2]]
-        w = w + (mask.index_select(0, rows) if mask.shape[0] != 1 else mask)
-    w = nn.functional.softmax(w, dim=-1, dtype=torch.float32).to(query.dtype)
-    w = run.on_pattern(module.layer_idx, w)  # type: ignore[arg-type]
-    return torch.matmul(w, v).transpose(1, 2).contiguous(), w
-
-
-def _use_attention(hf: Any, name: str) -> None:
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
-
-    if name == EXPORT_ATTN:
-        AttentionInterface.register(EXPORT_ATTN, _rows_attention)
-        AttentionMaskInterface.register(EXPORT_ATTN, eager_mask)
-    hf.set_attn_implementation(name)
 
 
 def _f32(x: torch.Tensor) -> torch.Tensor:
@@ -359,16 +321,16 @@ def export_backend(backend: Any, out: str | Path, *, model_name: str | None = No
     module = ReplacementGraph(rm, layout).eval()
     cancel.check()
     progress(0.1, "exporting")
-    _use_attention(rm.hf, EXPORT_ATTN)
+    use_attention(rm.hf, EXPORT_ATTN)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), rotary_rows_first(rm):
             warnings.simplefilter("ignore")  # tracer warnings about Python values in HF code
             torch.onnx.export(module, example_inputs(rm, layout), str(out),
                               input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
                               dynamic_axes=_DYNAMIC, opset_version=opset, dynamo=False,
                               do_constant_folding=True)
     finally:
-        _use_attention(rm.hf, ATTN_NAME)  # the backend keeps working after an export
+        use_attention(rm.hf, ATTN_NAME)  # the backend keeps working after an export
     cancel.check()
     progress(0.8, "writing metadata and tokenizer")
     tok = tokenizer_path(out)
