@@ -6,8 +6,9 @@ Uses ``resources/demo`` (model + transcoders-plt) when it is there, else builds 
 demo-sized Llama (4 layers, d_model 64, 512 features) in a temp folder. Exports it to ONNX,
 then times, for both backends on the same prompt: one intervention (clean run cached, as
 in a verify session), one intervention on a fresh prompt (clean run included), and a sweep of
-K single-feature ablations. Prints the times, ``onnx / torch`` ratios (goal ≤ 0.5) and
-the largest logit difference.
+K single-feature ablations, also with the onnx backend's opt-in ``last_position_only``
+(what a caller reading ``logits[-1]`` needs; torch still returns every position there).
+Prints the times, ``onnx / torch`` ratios (goal ≤ 0.5) and the largest logit difference.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ def main() -> None:
             turn[0] ^= 1
             return b.intervene(alt[turn[0]], one, return_activations=False)  # type: ignore[attr-defined]
 
+        def last_only(b: object) -> object:
+            kw = {"last_position_only": True} if b is ob else {}
+            return b.intervene_batch(ids, sweep, batch_size=64, **kw)  # type: ignore[attr-defined]
+
         rows = []
         for name, call in (
             ("one intervention", lambda b: b.intervene(ids, one, return_activations=False)),
@@ -113,6 +118,7 @@ def main() -> None:
             ("one intervention, fresh clean run", fresh),
             (f"sweep of {args.k} ablations",
              lambda b: b.intervene_batch(ids, sweep, batch_size=64)),
+            (f"sweep of {args.k}, onnx last pos only", last_only),
         ):
             t_torch, t_onnx = _median_times([partial(call, tb), partial(call, ob)], args.reps)
             rows.append((name, t_torch, t_onnx))
