@@ -248,9 +248,8 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         if state.pruning and self._prune_nodes is None and graph.n_edges > MAX_DRAWN_EDGES:
             # a raw engine graph: draw nodes only until the first prune result arrives
             self.edge_visible = np.zeros(graph.n_edges, bool)
-        w = np.where(self.edge_visible, graph.weight, np.float32(0)).astype(np.float64)
-        self.share = input_share(graph.target, w, graph.n_nodes)
         drawn = np.flatnonzero(self.edge_visible)
+        self.share = input_share(graph.target, graph.weight, graph.n_nodes, drawn)
         self.edges_capped = drawn.size > MAX_DRAWN_EDGES
         if self.edges_capped:  # keep the strongest; the status bar says so
             top = np.argpartition(-np.abs(self.share[drawn]), MAX_DRAWN_EDGES)[:MAX_DRAWN_EDGES]
