@@ -17,6 +17,9 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransfo
 
 from . import palette
 
+RENDER_CHUNK = 250
+"""Lines per drawLines call in the render worker (see _render)."""
+
 N_BINS = 4
 """Magnitude bins per sign; together with the sign they make the style buckets."""
 
@@ -245,9 +248,13 @@ def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pe
     for b in order:
         seg = segments[b]
         if seg.shape[0]:
-            lines.resize(int(seg.shape[0]))
-            lines.ndarray()[:] = seg
             painter.setPen(pens[b])
+        # drawLines holds the GIL for the whole call: 100k long lines blocked the GUI thread
+        # for 2 s. In chunks the GUI thread gets the GIL back between calls.
+        for start in range(0, int(seg.shape[0]), RENDER_CHUNK):
+            part = seg[start:start + RENDER_CHUNK]
+            lines.resize(int(part.shape[0]))
+            lines.ndarray()[:] = part
             painter.drawLines(*lines.drawargs())
     painter.end()
     return image

@@ -50,6 +50,25 @@ class DenseGraphData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def edges_of(adjacency: np.ndarray, rows_per_block: int = 256
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(target, source, weight)`` of the non-zero entries, row block by row block.
+
+    ``np.nonzero`` holds the GIL: on a 10k × 10k matrix one call froze the GUI thread for
+    seconds. Blocks of rows keep each hold short, so the window stays responsive while a
+    worker thread builds a large graph.
+    """
+    parts = []
+    for start in range(0, adjacency.shape[0], rows_per_block):
+        block = adjacency[start:start + rows_per_block]
+        d, s = np.nonzero(block)
+        parts.append((d + start, s, block[d, s]))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float32)
+    return tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[return-value]
+
+
 def graph_from_dense(data: DenseGraphData, *, fmt: str = "circuit-tracer-pt") -> Graph:
     """Nodes in engine order: selected features, errors (layer-major), tokens, logits."""
     n_layers = int(data.n_layers)
@@ -104,7 +123,7 @@ def graph_from_dense(data: DenseGraphData, *, fmt: str = "circuit-tracer-pt") ->
         label=labels, activation=activation, influence=nan.copy(), token_prob=token_prob,
         js_ids=js_ids,
     )
-    dst, src = np.nonzero(adjacency)
+    dst, src, weight = edges_of(adjacency)
     metadata = GraphMetadata(
         prompt=data.prompt, prompt_tokens=tokens, input_tokens=tok.tolist(),
         scan=data.scan, model=data.model, n_layers=n_layers,
@@ -119,7 +138,7 @@ def graph_from_dense(data: DenseGraphData, *, fmt: str = "circuit-tracer-pt") ->
                  logit_strings=list(data.logit_strings), vocab_size=data.vocab_size)
     return Graph(
         nodes=nodes, source=src.astype(np.int64), target=dst.astype(np.int64),
-        weight=adjacency[dst, src], metadata=metadata,
+        weight=weight, metadata=metadata,
         qparams={"pinnedIds": [], "supernodes": [], "linkType": "both", "clickedId": "",
                  "sg_pos": ""},
         format=fmt, adjacency=adjacency, extra=extra,

@@ -43,6 +43,9 @@ def subgraph_units(graph: Graph, state: ViewState) -> list[Unit]:
 def aggregate_edges(graph: Graph, units: list[Unit], edge_mask: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(source_unit, target_unit, summed_weight)`` for every pair of distinct linked units."""
+    if not units:  # nothing pinned: skip touching every edge (millions in a raw .pt graph)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
     unit_of = np.full(graph.n_nodes, -1, dtype=np.int64)
     for k, unit in enumerate(units):
         unit_of[list(unit.rows)] = k
