@@ -112,10 +112,11 @@ class EdgeLayer(_Batch):
     """All edge buckets in one item, rendered to an image off the GUI thread.
 
     Painting blits the image made for the current view. When the view or the data changed,
-    a worker thread (Qt's pool; QPainter on a QImage is thread-safe and PySide releases the
-    GIL while it draws) renders a new image while the GUI shows the previous image moved to
-    the new view, or, for new data, the strongest edges drawn directly. While the view moves
-    (``frozen``) no render is started; the view coming to rest renders at full quality.
+    a worker thread (Qt's pool; QPainter on a QImage is thread-safe; lines go in small chunks
+    because each drawLines call holds the GIL) renders a new image while the GUI shows the
+    previous image moved to the new view, or, for new data, the strongest edges drawn
+    directly. While the view moves (``frozen``) no render is started; the view coming to rest
+    renders at full quality.
     """
 
     rendered = Signal(object, object)
