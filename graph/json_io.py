@@ -336,20 +336,27 @@ def _resolve_ambiguous(
     src_ids: list[Any], dst_ids: list[Any], source: np.ndarray, target: np.ndarray,
     nodes: NodeTable, by_file_id: dict[str, list[int]], ambiguous: set[str],
 ) -> None:
-    """Pick, for ids shared by two kinds, the node that makes the link go up the layers."""
+    """Pick, for ids shared by two kinds, nodes that make the link go up the layers.
+
+    When the same (source id, target id) pair occurs more than once, the k-th occurrence
+    takes the k-th plausible pairing in node order: the engine writes links source-ascending
+    per target and numbers features before error nodes, so the feature's link comes first.
+    """
     layer = nodes.layer
+    seen: dict[tuple[str, str], int] = {}
     for k, (s, t) in enumerate(zip(src_ids, dst_ids)):
         if s not in ambiguous and t not in ambiguous:
             continue
         s_rows = by_file_id.get(s, [-1]) if isinstance(s, str) else [-1]
         t_rows = by_file_id.get(t, [-1]) if isinstance(t, str) else [-1]
-        choice = (s_rows[0], t_rows[0])
-        for si in s_rows:
-            hit = next((ti for ti in t_rows if si >= 0 and ti >= 0 and layer[si] < layer[ti]), None)
-            if hit is not None:
-                choice = (si, hit)
-                break
-        source[k], target[k] = choice
+        plausible = [(si, ti) for si in s_rows for ti in t_rows
+                     if si >= 0 and ti >= 0 and layer[si] < layer[ti]]
+        if not plausible:
+            source[k], target[k] = s_rows[0], t_rows[0]
+            continue
+        n = seen.get((s, t), 0)
+        seen[(s, t)] = n + 1
+        source[k], target[k] = plausible[min(n, len(plausible) - 1)]
 
 
 def _parse_info(info: Any) -> dict[str, Any]:

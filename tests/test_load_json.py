@@ -227,3 +227,29 @@ def test_fields_missing_on_some_nodes(tmp_path: Path) -> None:
     g = load_graph(_write(tmp_path, doc))
     assert g.nodes.label == ["first", "", "", ""]
     assert g.nodes.activation[2] == 2.5 and np.isnan(g.nodes.activation[[0, 1, 3]]).all()
+
+
+def test_shared_ids_in_engine_json_without_our_uids(tmp_path: Path) -> None:
+    """Files from the engine have no source_uid: the repeated pair is resolved in node order."""
+    from circuitdesk.graph.dense import DenseGraphData, graph_from_dense
+    from circuitdesk.graph.json_write import write_json
+
+    feats = np.array([[0, 0, 1], [2, 0, 5]])
+    n = 2 + 3 + 1 + 1
+    adj = np.zeros((n, n), np.float32)
+    adj[1, 0] = 0.5   # feature 0_1_0 (layer 0) -> feature 2_5_0
+    adj[1, 3] = -2.0  # error 0_1_0 (layer 1) -> feature 2_5_0: the same id pair
+    adj[n - 1, 1] = 1.0
+    g = graph_from_dense(DenseGraphData(
+        adjacency=adj, active_features=feats, activation_values=np.ones(2, np.float32),
+        selected_features=np.arange(2), input_tokens=np.array([7]), logit_tokens=[9],
+        logit_strings=["x"], logit_probabilities=np.array([1.0], np.float32), n_layers=3))
+    obj = graph_to_json(g)
+    for link in obj["links"]:
+        link.pop("source_uid", None)
+        link.pop("target_uid", None)
+    out = tmp_path / "engine.json"
+    write_json(out, obj)
+    h = load_graph(out)
+    got = sorted(zip(h.source.tolist(), h.target.tolist(), h.weight.tolist()))
+    assert got == sorted(zip(g.source.tolist(), g.target.tolist(), g.weight.tolist()))
