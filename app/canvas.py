@@ -21,7 +21,7 @@ from superqt.utils import qthrottled
 from ..graph.document import Document, display_label
 from ..graph.layout import Layout, layer_layout
 from ..graph.model import NodeKind
-from ..graph.view import id_mask, visible_masks
+from ..graph.view import id_mask, input_share, visible_masks
 from .canvas_gestures import CanvasGestures
 from .edges import (
     N_BINS,
@@ -30,7 +30,6 @@ from .edges import (
     bucket_of,
     bucket_pen,
     highlight_pen,
-    input_share,
 )
 from .labels import ZOOM_PX_PER_ROW, LabelLayer, choose_rows, drop_overlapping
 from .palette import share_rgb

@@ -27,23 +27,6 @@ POSITIVE = tuple(int(v) for v in palette.POSITIVE)
 NEGATIVE = tuple(int(v) for v in palette.NEGATIVE)
 
 
-def input_share(target: np.ndarray, weight: np.ndarray, n_nodes: int,
-                edges: np.ndarray | None = None) -> np.ndarray:
-    """Each edge's share of its target's input: weight / sum |incoming weights|.
-
-    Only ``edges`` (indices; default: every edge with a non-zero weight) count and get a
-    share; the rest get 0.
-    """
-    share = np.zeros(weight.shape[0])
-    live = np.flatnonzero(weight) if edges is None else edges
-    if live.size:
-        t, w = target[live], weight[live].astype(np.float64)
-        total = np.bincount(t, weights=np.abs(w), minlength=n_nodes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share[live] = np.where(total[t] > 0, w / total[t], 0.0)
-    return share
-
-
 def bucket_of(share: np.ndarray) -> np.ndarray:
     """Bucket index per edge: 0..N_BINS-1 negative (weak→strong), N_BINS.. positive."""
     mag = np.abs(share)

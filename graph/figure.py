@@ -38,7 +38,8 @@ from .figure_style import (
 )
 from .layout import Layout, layer_layout
 from .model import Graph
-from .view import id_mask, visible_masks
+from .supernodes import sum_between
+from .view import id_mask, input_share, visible_masks
 
 Scope = Literal["graph", "view", "subgraph"]
 Format = Literal["svg", "png", "pdf"]
@@ -223,38 +224,10 @@ def _display_index(n: int, nodes: np.ndarray, groups: list[tuple[str, np.ndarray
     return display, plain
 
 
-def aggregate_edges(
-    source: np.ndarray, target: np.ndarray, weight: np.ndarray, display: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Map edges onto drawn items and sum parallel ones (member-to-member weights of groups).
-
-    Edges inside one item or touching a hidden node (display -1) are dropped.
-    """
-    s, t = display[source], display[target]
-    ok = (s >= 0) & (t >= 0) & (s != t)
-    s, t, w = s[ok], t[ok], weight[ok].astype(np.float64)
-    if not s.size:
-        return s, t, w
-    m = int(max(s.max(), t.max())) + 1
-    keys, inv = np.unique(s * m + t, return_inverse=True)
-    return keys // m, keys % m, np.bincount(inv, weights=w, minlength=keys.size)
-
-
-def input_share(target: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Each edge's weight over the sum of |weights| into its target (0 where that sum is 0)."""
-    if not weight.size:
-        return weight.astype(np.float64)
-    total = np.bincount(target, weights=np.abs(weight))
-    denom = total[target]
-    share: np.ndarray = np.divide(weight, denom, out=np.zeros_like(weight, dtype=np.float64),
-                                  where=denom > 0)
-    return share
-
-
 def _edge_buckets(graph: Graph, edges: np.ndarray, display: np.ndarray, centres: np.ndarray,
                   mapper: Mapper, theme: Theme) -> list[EdgeBucket]:
-    s, t, w = aggregate_edges(graph.source[edges], graph.target[edges], graph.weight[edges],
-                              display)
+    s, t, w = sum_between(graph.source[edges], graph.target[edges], graph.weight[edges],
+                          display)
     pct = input_share(t, w)
     seg = np.hstack([centres[s], centres[t]]) if s.size else np.zeros((0, 4))
     keep = mapper.segments_in_plot(seg)

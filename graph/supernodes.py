@@ -40,6 +40,22 @@ def subgraph_units(graph: Graph, state: ViewState) -> list[Unit]:
     return units
 
 
+def sum_between(source: np.ndarray, target: np.ndarray, weight: np.ndarray, group: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges mapped onto groups (``group[node]``, -1 = none), parallel ones summed.
+
+    Edges inside one group or touching a node in no group are dropped.
+    """
+    s, t = group[source], group[target]
+    ok = (s >= 0) & (t >= 0) & (s != t)
+    s, t, w = s[ok], t[ok], weight[ok].astype(np.float64)
+    if not s.size:
+        return s, t, w
+    m = int(max(s.max(), t.max())) + 1
+    keys, inv = np.unique(s * m + t, return_inverse=True)
+    return keys // m, keys % m, np.bincount(inv, weights=w, minlength=keys.size)
+
+
 def aggregate_edges(graph: Graph, units: list[Unit], edge_mask: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(source_unit, target_unit, summed_weight)`` for every pair of distinct linked units."""
@@ -49,14 +65,5 @@ def aggregate_edges(graph: Graph, units: list[Unit], edge_mask: np.ndarray | Non
     unit_of = np.full(graph.n_nodes, -1, dtype=np.int64)
     for k, unit in enumerate(units):
         unit_of[list(unit.rows)] = k
-    su, tu = unit_of[graph.source], unit_of[graph.target]
-    keep = (su >= 0) & (tu >= 0) & (su != tu)
-    if edge_mask is not None:
-        keep &= edge_mask
-    if not keep.any():
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0)
-    code = su[keep] * len(units) + tu[keep]
-    pairs, inverse = np.unique(code, return_inverse=True)
-    weight = np.bincount(inverse, weights=graph.weight[keep].astype(np.float64))
-    return pairs // len(units), pairs % len(units), weight
+    keep = slice(None) if edge_mask is None else np.asarray(edge_mask, bool)
+    return sum_between(graph.source[keep], graph.target[keep], graph.weight[keep], unit_of)

@@ -41,3 +41,20 @@ def visible_masks(
     edges = np.ones(graph.n_edges, bool) if edge_mask is None else np.array(edge_mask, bool)
     edges &= nodes[graph.source] & nodes[graph.target]
     return nodes, edges
+
+
+def input_share(target: np.ndarray, weight: np.ndarray, n_nodes: int | None = None,
+                edges: np.ndarray | None = None) -> np.ndarray:
+    """Each edge's share of its target's input: weight / sum |incoming weights|.
+
+    Only ``edges`` (indices; default: all) count and get a share; the others, and edges
+    into a target with no input, get 0.
+    """
+    share = np.zeros(weight.shape[0])
+    live = np.arange(weight.shape[0]) if edges is None else edges
+    if live.size:
+        t, w = target[live], weight[live].astype(np.float64)
+        total = np.bincount(t, weights=np.abs(w), minlength=n_nodes or 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share[live] = np.where(total[t] > 0, w / total[t], 0.0)
+    return share

@@ -14,15 +14,15 @@ from circuitdesk.graph import load_graph
 from circuitdesk.graph.document import Supernode, ViewState
 from circuitdesk.graph.figure import (
     FigureOptions,
-    aggregate_edges,
     build_figure,
-    input_share,
 )
 from circuitdesk.graph.figure_style import LIGHT, EdgeBucket, Figure, edge_color
 from circuitdesk.graph.layout import layer_layout
 from circuitdesk.graph.model import Graph, GraphMetadata, NodeKind, make_node_table
 from circuitdesk.graph.session import state_from_qparams
+from circuitdesk.graph.supernodes import sum_between
 from circuitdesk.graph.svg_writer import figure_to_svg
+from circuitdesk.graph.view import input_share
 
 from .conftest import FIXTURES
 
@@ -62,7 +62,7 @@ def test_input_share_is_weight_over_abs_input_of_target() -> None:
 def test_group_edges_sum_member_weights_and_drop_inner_ones() -> None:
     g = _tiny()
     display = np.array([0, 1, 1, 2, 3, 4])  # a and b form one item
-    s, t, w = aggregate_edges(g.source, g.target, g.weight, display)
+    s, t, w = sum_between(g.source, g.target, g.weight, display)
     got = {(int(a), int(b)): float(x) for a, b, x in zip(s, t, w)}
     assert got == {(0, 1): 3.0, (1, 2): 4.0, (3, 2): -4.0, (2, 4): 5.0}
 
