@@ -56,6 +56,13 @@ class BackendBase:
             if not np.isfinite(iv.value):
                 raise InterventionError(f"value {iv.value} is not finite")
 
+    @staticmethod
+    def _results(logits: npt.NDArray[np.float32], acts: npt.NDArray[np.float32] | None,
+                 ids: Sequence[int]) -> list[InterventionResult]:
+        """One result per batch row (``acts`` may be None)."""
+        return [InterventionResult(logits=logits[r], activations=None if acts is None else acts[r],
+                                   input_ids=list(ids)) for r in range(len(logits))]
+
     def intervene(self, prompt: PromptOrIds, interventions: Sequence[Intervention], *,
                   freeze: FreezeSpec = "attention", return_activations: bool = True,
                   apply_activation_function: bool = True, progress: Progress = no_progress,

@@ -207,11 +207,8 @@ class OnnxBackend(BackendBase):
             got = self._run(feeds, outputs)
             if last_position_only and got[0].shape[1] != 1:  # a /2 file returns every position
                 got[0] = got[0][:, -1:]
-            acts = got[1] if return_activations else None
-            for r in range(len(chunk)):
-                results.append(InterventionResult(
-                    logits=got[0][r], activations=None if acts is None else acts[r],
-                    input_ids=list(ids)))
+            results += self._results(got[0][:len(chunk)],
+                                     got[1] if return_activations else None, ids)
             progress(min(1.0, (start + len(chunk)) / max(len(items), 1)), "interventions")
         return results
 

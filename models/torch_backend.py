@@ -156,10 +156,7 @@ class TorchBackend(BackendBase):
                 self._clean, self._clean_key = clean, key
                 logits, chunk = logits[1:], chunk[1:]
                 acts = None if acts is None else acts[1:]
-            for r in range(len(chunk)):
-                results.append(InterventionResult(
-                    logits=logits[r], activations=None if acts is None else acts[r],
-                    input_ids=list(ids)))
+            results += self._results(logits[:len(chunk)], acts, ids)
             progress(min(1.0, (start + len(chunk)) / max(len(items), 1)), "interventions")
         return results
 
