@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool, Signal
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsRectItem
 from superqt.utils import qthrottled
 
@@ -72,12 +72,9 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
 
     Signals:
         node_hovered(int): row under the cursor, -1 for none.
-        selection_rect_changed(): the rubber band moved (tests wait on it).
     """
 
     node_hovered = Signal(int)
-    background_clicked = Signal()
-    node_clicked = Signal(int, object)
 
     def __init__(self, doc: Document | None = None, parent: object = None) -> None:
         self.vb = CanvasViewBox()
@@ -95,7 +92,6 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         self.edges_capped = False
         self.hovered: int | None = None
         self.search_hits: list[int] = []
-        self._drag_origin: tuple[float, float] | None = None
         plot = self.getPlotItem()
         plot.hideButtons()
         plot.setMenuEnabled(False)
@@ -380,12 +376,3 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
     def closeEvent(self, event: object) -> None:
         QThreadPool.globalInstance().waitForDone(10000)  # no edge render outlives the canvas
         super().closeEvent(event)
-
-    def render_image(self) -> QImage:
-        """The canvas as drawn now, as an ARGB32 premultiplied image."""
-        image = QImage(self.size(), QImage.Format.Format_ARGB32_Premultiplied)
-        image.fill(QColor(self._theme.background))
-        painter = QPainter(image)
-        self.render(painter)
-        painter.end()
-        return image

@@ -29,14 +29,11 @@ class CanvasGestures:
     edge_visible: np.ndarray
     hovered: int | None
     search_hits: list[int]
-    _drag_origin: tuple[float, float] | None
     _hover_item: Any
     _drag_item: Any
     _band: Any
     tooltip: Any
     node_hovered: Any
-    node_clicked: Any
-    background_clicked: Any
 
 
     def _on_scene_click(self, event: object) -> None:
@@ -46,7 +43,6 @@ class CanvasGestures:
         mods = event.modifiers()  # type: ignore[attr-defined]
         if hit is None:
             cmd.click(self._doc, None)
-            self.background_clicked.emit()
             return
         nid = self._doc.graph.nodes.ids[hit]
         if mods & Qt.KeyboardModifier.ControlModifier:
@@ -55,7 +51,6 @@ class CanvasGestures:
             cmd.select(self._doc, [nid], add=True)
         else:
             cmd.click(self._doc, nid)
-        self.node_clicked.emit(hit, mods)
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         self._hover_at(scene_pos)
@@ -84,8 +79,6 @@ class CanvasGestures:
         """Live preview while dragging; one undoable move when the drag ends."""
         if self._doc is None:
             return
-        if phase == "start":
-            self._drag_origin = (float(self.xy[index, 0]), float(self.xy[index, 1]))
         x, y = view_pos.x(), view_pos.y()
         self._drag_item.setData(pos=np.array([[x, y]]))
         if phase == "finish":

@@ -155,9 +155,6 @@ class EdgeLayer(_Batch):
         self.frozen = frozen
         self.update()
 
-    def counts(self) -> list[int]:
-        return [int(s.shape[0]) for s in self._segments]
-
     def is_fresh(self) -> bool:
         """True when the image shown is the full rendering of the current data and view."""
         return self._cache is not None and self._pending is None

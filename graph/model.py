@@ -161,10 +161,6 @@ class Graph:
         return {k.label: int(counts[k]) for k in NodeKind}
 
 
-def empty_node_table() -> NodeTable:
-    return make_node_table([])
-
-
 def make_node_table(rows: list[dict[str, Any]]) -> NodeTable:
     """Build a table from dicts with the column names as keys (missing = default).
 
