@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QInputDialog, QMenu
+from PySide6.QtWidgets import QInputDialog, QMenu, QMenuBar, QStatusBar, QWidget
 
 from ..graph import document as cmd
-from .theme import apply_theme
 
-if TYPE_CHECKING:
-    from .window import MainWindow
+
+class MenuHost(Protocol):
+    """The window as the menus see it (this module never imports the window class)."""
+
+    doc: Any
+    canvas: Any
+    runner: Any
+    prune_result: Any
+    search_box: Any
+    docks: dict[str, Any]
+    recent_menu: QMenu
+    undo_action: QAction
+    redo_action: QAction
+    export_dialog: Any
+
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
+    def statusBar(self) -> QStatusBar: ...  # noqa: N802
+    def close(self) -> bool: ...
+    def choose_file(self) -> None: ...
+    def open_demo(self) -> None: ...
+    def save_session_as(self, path: str | None = None) -> None: ...
+    def refresh_recent(self) -> None: ...
+    def set_dark_theme(self, dark: bool) -> None: ...
+
+
 
 Shortcut = QKeySequence | QKeySequence.StandardKey | str | None
 
 
-def _add(window: MainWindow, menu: QMenu, text: str, slot: Callable[[], object],
+def _add(window: MenuHost, menu: QMenu, text: str, slot: Callable[[], object],
          shortcut: Shortcut = None) -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
@@ -28,14 +50,14 @@ def _add(window: MainWindow, menu: QMenu, text: str, slot: Callable[[], object],
     return action
 
 
-def _with_doc(window: MainWindow, fn: Callable[..., None]) -> Callable[[], None]:
+def _with_doc(window: MenuHost, fn: Callable[..., None]) -> Callable[[], None]:
     def run() -> None:
         if window.doc is not None:
             fn(window.doc)
     return run
 
 
-def group_selection(window: MainWindow, name: str | None = None) -> None:
+def group_selection(window: MenuHost, name: str | None = None) -> None:
     """Make a supernode of the selection (asks for a name unless given)."""
     doc = window.doc
     if doc is None or not doc.state.selected:
@@ -50,7 +72,7 @@ def group_selection(window: MainWindow, name: str | None = None) -> None:
     cmd.pin(doc, doc.state.selected)  # groups live in the subgraph view, which shows pinned nodes
 
 
-def rename_group(window: MainWindow) -> None:
+def rename_group(window: MenuHost) -> None:
     doc = window.doc
     if doc is None or not doc.state.supernodes:
         return
@@ -62,7 +84,7 @@ def rename_group(window: MainWindow) -> None:
             cmd.rename_group(doc, old, new)
 
 
-def ungroup_selection(window: MainWindow) -> None:
+def ungroup_selection(window: MenuHost) -> None:
     doc = window.doc
     if doc is None:
         return
@@ -71,12 +93,12 @@ def ungroup_selection(window: MainWindow) -> None:
             cmd.ungroup(doc, s.name)
 
 
-def toggle_theme(window: MainWindow) -> None:
-    apply_theme(window, not window.canvas.theme.dark)
+def toggle_theme(window: MenuHost) -> None:
+    window.set_dark_theme(not window.canvas.theme.dark)
 
 
-def export_figure(window: MainWindow) -> None:
-    from .export_dialog import ExportDialog
+def export_figure(window: MenuHost) -> None:
+    from .panels.export_dialog import ExportDialog
 
     if window.doc is None:
         return
@@ -90,7 +112,7 @@ def export_figure(window: MainWindow) -> None:
     dialog.open()
 
 
-def build_menus(window: MainWindow) -> None:
+def build_menus(window: MenuHost) -> None:
     bar = window.menuBar()
     f = bar.addMenu("&File")
     _add(window, f, "&Open…", window.choose_file, QKeySequence.StandardKey.Open)

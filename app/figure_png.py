@@ -1,4 +1,4 @@
-"""Draw a :class:`~circuitdesk.graph.figure_style.Figure` with QPainter: PNG at any DPI, and PDF.
+"""Draw a :class:`~circuitdesk.graph.figure.style.Figure` with QPainter: PNG at any DPI, and PDF.
 
 The figure is in px at 96 DPI; a PNG at ``dpi`` is painted with the painter scaled
 by ``dpi / 96`` into a ``Format_ARGB32_Premultiplied`` image (STYLE.md §3: the only
@@ -34,8 +34,8 @@ from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.document import Document
 from ..graph.errors import Cancelled, CircuitDeskError
 from ..graph.figure import ExportOptions, build_figure
-from ..graph.figure_style import Figure, NodeGlyph, RectItem, TextItem
-from ..graph.svg_writer import write_svg
+from ..graph.figure.style import Figure, NodeGlyph, RectItem, TextItem
+from ..graph.figure.svg_writer import write_svg
 
 BASE_DPI = 96.0
 

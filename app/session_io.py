@@ -10,9 +10,9 @@ import orjson
 from PySide6.QtCore import QStandardPaths
 
 from ..graph.document import ViewState
-from ..graph.json_write import write_json
+from ..graph.io.json_write import write_json
 from ..graph.model import Graph
-from ..graph.session import qparams_from_state, state_from_qparams
+from ..graph.io.session import qparams_from_state, state_from_qparams
 
 AUTOSAVE_SUFFIX = ".circuitdesk-autosave.json"
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from .canvas import DARK, LIGHT
+from .canvas.graph_canvas import DARK, LIGHT
 
-if TYPE_CHECKING:
-    from .window import MainWindow
+_light: list[QPalette] = []
+"""Fusion's standard palette, taken once: switching back to light restores it."""
 
 
 def _dark_palette() -> QPalette:
@@ -28,16 +28,15 @@ def _dark_palette() -> QPalette:
     return p
 
 
-def apply_theme(window: MainWindow, dark: bool) -> None:
+def apply_theme(dark: bool, canvas: Any, subgraph: Any, plot: Any) -> None:
     """Switch the canvas, the subgraph view, the verify plot and the widgets' palette."""
     app = QApplication.instance()
     if isinstance(app, QApplication):
-        if not hasattr(window, "_light_palette"):
+        if not _light:
             app.setStyle("Fusion")  # the platform styles ignore much of the palette
-            window._light_palette = app.style().standardPalette()  # type: ignore[attr-defined]
-        app.setPalette(_dark_palette() if dark else window._light_palette)  # type: ignore[attr-defined]
+            _light.append(app.style().standardPalette())
+        app.setPalette(_dark_palette() if dark else _light[0])
     theme = DARK if dark else LIGHT
-    window.canvas.set_theme(theme)
-    window.subgraph.set_colors(theme.background, theme.foreground)
-    window.verify_panel.plot.setBackground(theme.background)
-    window.settings.setValue("theme", "dark" if dark else "light")
+    canvas.set_theme(theme)
+    subgraph.set_colors(theme.background, theme.foreground)
+    plot.setBackground(theme.background)

@@ -20,23 +20,23 @@ from PySide6.QtWidgets import (
 )
 
 from ..graph.document import Document
-from ..graph.load import load_graph
+from ..graph.io.load import load_graph
 from ..graph.model import Graph
-from ..graph.prune import prune
-from ..graph.scores import graph_scores
-from ..graph.search import search
-from ..graph.session import save_session, state_from_qparams
+from ..graph.analysis.prune import prune
+from ..graph.analysis.scores import graph_scores
+from ..graph.analysis.search import search
+from ..graph.io.session import save_session, state_from_qparams
 from .actions import build_menus
-from .canvas import GraphCanvas
+from .canvas.graph_canvas import GraphCanvas
 from .model_binding import ModelBinding
-from .panels import ConnectionsPanel, DetailPanel
-from .prune_bar import PruneBar
+from .panels.connections import ConnectionsPanel, DetailPanel
+from .panels.prune_bar import PruneBar
 from .resources import app_icon, demo_graph_path
 from .session_io import autosave_path, read_autosave, write_autosave
-from .subgraph import SubgraphView
+from .panels.subgraph import SubgraphView
 from .tasks import TaskRunner
 from .theme import apply_theme
-from .verify_panel import VerifyPanel
+from .panels.verify import VerifyPanel
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self.subgraph = SubgraphView()
         self.backends: dict[tuple[str, str], Any] = {}
         self._bound: tuple[int, Any, list[int]] | None = None
-        self.verify_panel = VerifyPanel(self)
+        self.verify_panel = VerifyPanel(self, self)
         self.docks = {name: self._dock(title, widget, area) for name, title, widget, area in (
             ("connections", "Connections", self.connections, Qt.DockWidgetArea.RightDockWidgetArea),
             ("details", "Node", self.details, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -108,11 +108,16 @@ class MainWindow(ModelBinding, QMainWindow):
         self._autosave_timer.setInterval(AUTOSAVE_MS)
         self._autosave_timer.timeout.connect(self.autosave)
         if self.settings.value("theme") == "dark":
-            apply_theme(self, True)
+            self.set_dark_theme(True)
         self.runner.job_progressed.connect(self._on_progress)
         self.runner.job_cancelled.connect(self._on_job_cancelled)
         self.runner.job_finished.connect(lambda kind: self.progress.hide())
         self.runner.job_failed.connect(self._on_job_failed)
+
+    def set_dark_theme(self, dark: bool) -> None:
+        """Switch the whole window's theme and remember it across launches."""
+        apply_theme(dark, self.canvas, self.subgraph, self.verify_panel.plot)
+        self.settings.setValue("theme", "dark" if dark else "light")
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -24,7 +24,7 @@ from PySide6.QtCore import QLineF, QPointF  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QPainter, QPen  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from circuitdesk.app.canvas import GraphCanvas  # noqa: E402
+from circuitdesk.app.canvas.graph_canvas import GraphCanvas  # noqa: E402
 from circuitdesk.graph.document import Document  # noqa: E402
 from circuitdesk.graph.model import Graph, GraphMetadata, NodeKind, make_node_table  # noqa: E402
 

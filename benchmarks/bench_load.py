@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from circuitdesk.graph.load import load_graph
+from circuitdesk.graph.io.load import load_graph
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 

@@ -67,7 +67,7 @@ def main() -> None:
     ap.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads")
     args = ap.parse_args()
 
-    from circuitdesk.models.onnx_export import export_backend
+    from circuitdesk.models.onnx.export import export_backend
     from circuitdesk.models.protocol import Intervention
     from circuitdesk.models.registry import open_backend
 

@@ -18,8 +18,8 @@ import tracemalloc
 
 import numpy as np
 
-from circuitdesk.graph.dense import DenseGraphData, graph_from_dense
-from circuitdesk.graph.prune import prune
+from circuitdesk.graph.io.dense import DenseGraphData, graph_from_dense
+from circuitdesk.graph.analysis.prune import prune
 
 
 def synthetic(n: int, n_layers: int, n_pos: int, n_logits: int = 10, seed: int = 0

@@ -5,7 +5,7 @@ Never imports Qt, app/ or models/.
 
 from .cancel import NEVER, CancelToken
 from .errors import Cancelled, CircuitDeskError, GraphLoadError
-from .load import load_graph
+from .io.load import load_graph
 from .model import Graph, GraphMetadata, NodeKind, NodeTable
 
 __all__ = [

@@ -25,5 +25,5 @@ from .registry import BackendEntry, register_backend
 
 # Chosen when torch is absent (lower priority than torch), or by name; it opens an .onnx
 # file written by ``circuitdesk export-onnx`` (models/onnx_backend.py).
-register_backend(BackendEntry(name="onnx", module=".onnx_backend", opener="open_onnx_backend",
+register_backend(BackendEntry(name="onnx", module=".onnx.backend", opener="open_onnx_backend",
                               requires=("onnxruntime", "tokenizers"), priority=5))

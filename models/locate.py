@@ -11,7 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from ..graph.model import Graph
-from .hf_loading import locate_for_graph
+from .torch.hf_loading import locate_for_graph
 from .protocol import ModelLoadError
 
 DEMO_MODEL = "circuitdesk-demo/tiny-llama"

@@ -21,7 +21,7 @@ from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.errors import CircuitDeskError
 
 if TYPE_CHECKING:
-    from ..graph.dense import DenseGraphData
+    from ..graph.io.dense import DenseGraphData
     from ..graph.model import Graph
 
 

@@ -101,6 +101,6 @@ def open_backend(
 
 
 register_backend(BackendEntry(
-    name="torch", module=".torch_backend", opener="open_torch_backend",
+    name="torch", module=".torch.backend", opener="open_torch_backend",
     requires=("torch", "transformers", "safetensors", "yaml"), priority=10,
 ))

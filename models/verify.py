@@ -15,7 +15,7 @@ import numpy as np
 
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.model import Graph, NodeKind
-from ..graph.verify import Summary, predict, summarise, verdict
+from ..graph.analysis.verify import Summary, predict, summarise, verdict
 from .protocol import (
     FreezeSpec, Intervention, InterventionError, ReplacementBackend, TokenScore,
 )

@@ -51,7 +51,7 @@ print("ok")
 def test_startup_never_imports_torch() -> None:
     code = """
 import sys
-import circuitdesk.app.cli, circuitdesk.app.window, circuitdesk.graph.load
+import circuitdesk.app.cli, circuitdesk.app.window, circuitdesk.graph.io.load
 from circuitdesk.app.cli import build_parser
 build_parser()
 from circuitdesk.graph import load_graph

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from circuitdesk.app.cli import main
-from circuitdesk.graph.load import load_graph
-from circuitdesk.graph.prune import prune
+from circuitdesk.graph.io.load import load_graph
+from circuitdesk.graph.analysis.prune import prune
 
 from .conftest import DATA, FIXTURES
 

@@ -16,7 +16,7 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 
 from circuitdesk.graph.cancel import CancelToken
 from circuitdesk.graph.errors import Cancelled
-from circuitdesk.models.demo_builder import SIZES, build_demo, collect_mlp_activations
+from circuitdesk.models.demo.builder import SIZES, build_demo, collect_mlp_activations
 
 pytestmark = pytest.mark.models
 

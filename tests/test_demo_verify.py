@@ -10,7 +10,7 @@ pytest.importorskip("transformers")
 
 from circuitdesk.graph import load_graph
 from circuitdesk.graph.model import NodeKind
-from circuitdesk.graph.prune import prune
+from circuitdesk.graph.analysis.prune import prune
 from circuitdesk.models.binding import graph_input_ids
 from circuitdesk.models.locate import demo_dir, find_model
 from circuitdesk.models.registry import open_backend

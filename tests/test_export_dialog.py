@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("PySide6")
-from circuitdesk.app.export_dialog import ExportDialog
+from circuitdesk.app.panels.export_dialog import ExportDialog
 from circuitdesk.app.tasks import TaskRunner
 from circuitdesk.graph import load_graph
 from circuitdesk.graph.document import Document
-from circuitdesk.graph.session import state_from_qparams
+from circuitdesk.graph.io.session import state_from_qparams
 from PySide6.QtGui import QImage
 
 from .conftest import FIXTURES

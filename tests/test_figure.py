@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 from circuitdesk.graph import load_graph
 from circuitdesk.graph.document import Supernode, ViewState
-from circuitdesk.graph.figure import (
+from circuitdesk.graph.figure.build import (
     FigureOptions,
     build_figure,
 )
-from circuitdesk.graph.figure_style import LIGHT, EdgeBucket, Figure, edge_color
-from circuitdesk.graph.layout import layer_layout
+from circuitdesk.graph.figure.style import LIGHT, EdgeBucket, Figure, edge_color
+from circuitdesk.graph.analysis.layout import layer_layout
 from circuitdesk.graph.model import Graph, GraphMetadata, NodeKind, make_node_table
-from circuitdesk.graph.session import state_from_qparams
-from circuitdesk.graph.supernodes import sum_between
-from circuitdesk.graph.svg_writer import figure_to_svg
-from circuitdesk.graph.view import input_share
+from circuitdesk.graph.io.session import state_from_qparams
+from circuitdesk.graph.analysis.supernodes import sum_between
+from circuitdesk.graph.figure.svg_writer import figure_to_svg
+from circuitdesk.graph.analysis.view import input_share
 
 from .conftest import FIXTURES
 

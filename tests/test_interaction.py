@@ -14,8 +14,8 @@ from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from circuitdesk.app.actions import group_selection  # noqa: E402
 from circuitdesk.app.window import MainWindow  # noqa: E402
 from circuitdesk.graph import NodeKind  # noqa: E402
-from circuitdesk.graph.session import state_from_qparams  # noqa: E402
-from circuitdesk.graph.load import load_graph  # noqa: E402
+from circuitdesk.graph.io.session import state_from_qparams  # noqa: E402
+from circuitdesk.graph.io.load import load_graph  # noqa: E402
 
 from .conftest import FIXTURES  # noqa: E402
 from .gui_util import make_window, open_graph  # noqa: E402
@@ -288,7 +288,7 @@ def test_dark_theme_for_the_whole_window(qtbot, window: MainWindow) -> None:
 
 
 def test_subgraph_nodes_drag_and_positions_are_saved(qtbot, window: MainWindow, tmp_path: Path) -> None:
-    from circuitdesk.app.subgraph import unit_point
+    from circuitdesk.app.panels.subgraph import unit_point
     from circuitdesk.graph import document as cmd
 
     open_graph(qtbot, window, FIXTURES["legacy"])  # no supernodes in its qParams

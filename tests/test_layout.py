@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuitdesk.graph import NodeKind, load_graph
-from circuitdesk.graph.layout import layer_layout, node_rows
+from circuitdesk.graph.analysis.layout import layer_layout, node_rows
 
 from .conftest import FIXTURES
 

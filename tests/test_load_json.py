@@ -10,7 +10,7 @@ import pytest
 
 from circuitdesk.graph import NodeKind, load_graph
 from circuitdesk.graph.errors import GraphSchemaError, NotAGraphFileError
-from circuitdesk.graph.json_write import graph_to_json
+from circuitdesk.graph.io.json_write import graph_to_json
 
 from .conftest import FIXTURES
 
@@ -196,8 +196,8 @@ def test_json_round_trip(tmp_path: Path, name: str) -> None:
 
 def test_shared_ids_round_trip_exactly(tmp_path: Path) -> None:
     """Error "0_1_0" (layer 1) and feature "0_1_0" (layer 0, feature 1) both link to one target."""
-    from circuitdesk.graph.dense import DenseGraphData, graph_from_dense
-    from circuitdesk.graph.json_write import write_json
+    from circuitdesk.graph.io.dense import DenseGraphData, graph_from_dense
+    from circuitdesk.graph.io.json_write import write_json
 
     n_layers, n_pos = 3, 1
     feats = np.array([[0, 0, 1], [2, 0, 5]])  # feature 1 at layer 0, feature 5 at layer 2
@@ -231,8 +231,8 @@ def test_fields_missing_on_some_nodes(tmp_path: Path) -> None:
 
 def test_shared_ids_in_engine_json_without_our_uids(tmp_path: Path) -> None:
     """Files from the engine have no source_uid: the repeated pair is resolved in node order."""
-    from circuitdesk.graph.dense import DenseGraphData, graph_from_dense
-    from circuitdesk.graph.json_write import write_json
+    from circuitdesk.graph.io.dense import DenseGraphData, graph_from_dense
+    from circuitdesk.graph.io.json_write import write_json
 
     feats = np.array([[0, 0, 1], [2, 0, 5]])
     n = 2 + 3 + 1 + 1

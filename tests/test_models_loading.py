@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from circuitdesk.graph.dense import DenseGraphData, graph_from_dense
+from circuitdesk.graph.io.dense import DenseGraphData, graph_from_dense
 from circuitdesk.graph.errors import CircuitDeskError
 from circuitdesk.models.protocol import ModelLoadError
 from circuitdesk.models.registry import available_backends, open_backend
@@ -125,7 +125,7 @@ def test_graph_tokens_must_match_tokenizer(root: Path) -> None:
 
 def test_found_in_local_caches(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants as hc
-    from circuitdesk.models.hf_loading import locate_for_graph
+    from circuitdesk.models.torch.hf_loading import locate_for_graph
 
     hub = root / "hub"
     snap = hub / "models--tiny--llama" / "snapshots" / "abc123"

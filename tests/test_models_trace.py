@@ -13,9 +13,9 @@ pytest.importorskip("transformers")
 
 from circuitdesk.app.cli import main as cli_main
 from circuitdesk.graph import load_graph
-from circuitdesk.graph.dense import graph_from_dense
-from circuitdesk.graph.json_write import graph_to_json, write_json
-from circuitdesk.models.pt_writer import write_pt
+from circuitdesk.graph.io.dense import graph_from_dense
+from circuitdesk.graph.io.json_write import graph_to_json, write_json
+from circuitdesk.models.torch.pt_writer import write_pt
 
 from .models_util import PROMPT, open_tiny
 

@@ -9,7 +9,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from circuitdesk.graph.cancel import CancelToken
-from circuitdesk.graph.dense import graph_from_dense
+from circuitdesk.graph.io.dense import graph_from_dense
 from circuitdesk.graph.errors import Cancelled
 from circuitdesk.graph.model import NodeKind
 from circuitdesk.models.verify import feature_claims, run_verification

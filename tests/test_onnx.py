@@ -216,7 +216,7 @@ def test_cli_intervene_with_onnx_matches_torch(plt, capsys) -> None:  # type: ig
 
 
 def test_cli_verify_with_onnx(clt, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from circuitdesk.models.pt_writer import write_pt
+    from circuitdesk.models.torch.pt_writer import write_pt
 
     tb, _, path = clt
     pt = tmp_path / "g.pt"

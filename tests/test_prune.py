@@ -10,10 +10,10 @@ import pytest
 
 from circuitdesk.graph.cancel import CancelToken
 from circuitdesk.graph.errors import Cancelled
-from circuitdesk.graph.load import load_graph
+from circuitdesk.graph.io.load import load_graph
 from circuitdesk.graph.model import Graph, NodeKind, make_node_table
-from circuitdesk.graph.prune import prune
-from circuitdesk.graph.scores import graph_scores
+from circuitdesk.graph.analysis.prune import prune
+from circuitdesk.graph.analysis.scores import graph_scores
 
 from .conftest import DATA, FIXTURES
 

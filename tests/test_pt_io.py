@@ -16,9 +16,9 @@ import pytest
 from circuitdesk.graph.errors import (
     GraphLoadError, GraphSchemaError, MissingDependencyError, NotAGraphFileError, UnsafeFileError,
 )
-from circuitdesk.graph.load import load_graph
+from circuitdesk.graph.io.load import load_graph
 from circuitdesk.graph.model import NodeKind
-from circuitdesk.graph.pt_io import load_pt
+from circuitdesk.graph.io.pt_io import load_pt
 
 from .conftest import DATA
 
@@ -29,7 +29,7 @@ V010 = DATA / "ct010_small.pt"
 
 
 def _raw(path: Path) -> dict:
-    from circuitdesk.graph.pt_io import _torch_load
+    from circuitdesk.graph.io.pt_io import _torch_load
 
     return _torch_load(torch, path)
 

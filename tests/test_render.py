@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6")
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 
-from circuitdesk.app.canvas import DARK, GraphCanvas  # noqa: E402
+from circuitdesk.app.canvas.graph_canvas import DARK, GraphCanvas  # noqa: E402
 from circuitdesk.graph import load_graph  # noqa: E402
 from circuitdesk.graph.document import Document  # noqa: E402
 from circuitdesk.graph.model import NodeKind  # noqa: E402
@@ -76,7 +76,7 @@ def test_glyph_colours_at_known_nodes_and_themes(qtbot) -> None:
 
 
 def test_level_of_detail_drops_weak_edges_when_zoomed_out(qtbot, monkeypatch) -> None:
-    import circuitdesk.app.canvas as canvas_mod
+    import circuitdesk.app.canvas.graph_canvas as canvas_mod
 
     monkeypatch.setattr(canvas_mod, "LOD_MIN_EDGES", 100)
     canvas, _ = _render(qtbot, "neuronpedia")

@@ -9,7 +9,7 @@ import orjson
 from circuitdesk.graph import document as cmd
 from circuitdesk.graph import load_graph
 from circuitdesk.graph.document import Document
-from circuitdesk.graph.session import save_session, state_from_qparams
+from circuitdesk.graph.io.session import save_session, state_from_qparams
 
 from .conftest import FIXTURES
 

@@ -14,8 +14,8 @@ pytest.importorskip("transformers")
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from circuitdesk.app.window import MainWindow  # noqa: E402
-from circuitdesk.graph.dense import graph_from_dense  # noqa: E402
-from circuitdesk.graph.json_write import graph_to_json, write_json  # noqa: E402
+from circuitdesk.graph.io.dense import graph_from_dense  # noqa: E402
+from circuitdesk.graph.io.json_write import graph_to_json, write_json  # noqa: E402
 from circuitdesk.models.locate import graph_key  # noqa: E402
 
 from .models_util import PROMPT, build_model, build_transcoders  # noqa: E402

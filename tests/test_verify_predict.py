@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from circuitdesk.graph.model import Graph, NodeKind, make_node_table
-from circuitdesk.graph.verify import predict, summarise, verdict
+from circuitdesk.graph.analysis.verify import predict, summarise, verdict
 
 
 def _chain() -> Graph:

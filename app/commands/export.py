@@ -15,11 +15,11 @@ import numpy as np
 
 from ...graph import load_graph
 from ...graph.document import ViewState
-from ...graph.prune import prune
+from ...graph.analysis.prune import prune
 from ...graph.errors import CircuitDeskError, GraphLoadError
 from ...graph.figure import FigureOptions, build_figure
 from ...graph.model import Graph
-from ...graph.svg_writer import write_svg
+from ...graph.figure.svg_writer import write_svg
 
 
 def register(sub: Any) -> None:
@@ -57,7 +57,7 @@ def read_session(path: str | Path, graph: Graph) -> ViewState:
     namespaced state. Kept in one place so a richer session format only changes this."""
     import orjson
 
-    from ...graph.session import state_from_qparams
+    from ...graph.io.session import state_from_qparams
 
     p = Path(path)
     try:

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise OnnxArgumentError(f"export-onnx needs {', '.join(missing)}: "
                                 "pip install 'circuitdesk[models,onnx]'")
-    from ...models.onnx_export import export_onnx, tokenizer_path
+    from ...models.onnx.export import export_onnx, tokenizer_path
 
     t0 = time.perf_counter()
     export_onnx(args.model, args.transcoders, out, model_name=args.name)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from ...graph import load_graph
-from ...graph.json_write import graph_to_json, write_json
+from ...graph.io.json_write import graph_to_json, write_json
 from ...graph.model import Graph, NodeKind
-from ...graph.prune import PruneResult, prune
-from ...graph.scores import graph_scores
+from ...graph.analysis.prune import PruneResult, prune
+from ...graph.analysis.scores import graph_scores
 
 
 def register(sub: Any) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...graph import load_graph
 from ...graph.model import NodeKind
-from ...graph.prune import prune
+from ...graph.analysis.prune import prune
 from .export_onnx import add_onnx_option, open_model_backend
 from .trace import add_model_arguments
 

@@ -1,0 +1,378 @@
+"""The graph canvas: layer × token layout, batched edges, nodes by kind, and the interactions.
+
+Reads everything from the :class:`Document` and writes only through its command
+functions; what it keeps is derived drawing data (coordinates, masks, buckets).
+Edges are one cached layer of eight buckets (sign × strength, weakest drawn first).
+While the user pans or zooms the cached image is moved with the view, and the full
+set is redrawn when the view rests, so interactive frames stay cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsRectItem
+from superqt.utils import qthrottled
+
+from ...graph.document import Document, display_label
+from ...graph.analysis.layout import Layout, layer_layout
+from ...graph.model import NodeKind
+from ...graph.analysis.view import id_mask, input_share, visible_masks
+from .gestures import CanvasGestures
+from .edges import (
+    N_BINS,
+    EdgeBatchItem,
+    EdgeLayer,
+    bucket_of,
+    bucket_pen,
+    highlight_pen,
+)
+from .labels import ZOOM_PX_PER_ROW, LabelLayer, choose_rows, drop_overlapping
+from .palette import share_rgb
+from .viewbox import CanvasViewBox
+
+# pyqtgraph drops mouse moves closer than 10 ms apart, final resting position included;
+# we throttle hover ourselves (with a trailing call), so let every event through.
+pg.setConfigOptions(mouseRateLimit=0)
+
+GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
+    NodeKind.FEATURE: ("o", (130, 130, 130)),
+    NodeKind.ERROR: ("d", (190, 190, 190)),
+    NodeKind.EMBEDDING: ("s", (106, 168, 79)),
+    NodeKind.LOGIT: ("s", (230, 145, 56)),
+}
+"""Symbol and fill per kind: circle feature, diamond error, square embedding/logit."""
+
+NODE_SIZE = 9
+LOD_MIN_EDGES = 5_000
+"""Below this many visible edges every edge is drawn at every zoom."""
+MAX_DRAWN_EDGES = 300_000
+"""Past this many visible edges only the strongest (by share of their target's input) are drawn."""
+PIN_COLOR = (200, 30, 120)
+SELECT_COLOR = (20, 20, 20)
+
+
+@dataclass(frozen=True)
+class Theme:
+    background: str
+    foreground: str
+    dark: bool
+
+
+LIGHT = Theme("#ffffff", "#333333", False)
+DARK = Theme("#1e1f22", "#d0d0d0", True)
+
+
+class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
+    """Draws the document's graph and turns gestures into document commands.
+
+    Signals:
+        node_hovered(int): row under the cursor, -1 for none.
+    """
+
+    node_hovered = Signal(int)
+
+    def __init__(self, doc: Document | None = None, parent: object = None) -> None:
+        self.vb = CanvasViewBox()
+        super().__init__(parent=parent, viewBox=self.vb)
+        self.vb.owner = self
+        self._doc: Document | None = None
+        self._theme = LIGHT
+        self._prune_nodes: np.ndarray | None = None
+        self._prune_edges: np.ndarray | None = None
+        self.layout_: Layout | None = None
+        self.xy = np.zeros((0, 2))
+        self.node_visible = np.zeros(0, bool)
+        self.edge_visible = np.zeros(0, bool)
+        self.share = np.zeros(0)
+        self.edges_capped = False
+        self.hovered: int | None = None
+        self.search_hits: list[int] = []
+        plot = self.getPlotItem()
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        self.setAntialiasing(False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._build_items(plot)
+        self.labels = LabelLayer(plot)
+        self.tooltip = pg.TextItem(anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 235),
+                                   border=pg.mkPen(120, 120, 120), color="#111111")
+        self.tooltip.setZValue(400)
+        self.tooltip.hide()
+        plot.addItem(self.tooltip, ignoreBounds=True)
+        self.scene().sigMouseClicked.connect(self._on_scene_click)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.vb.sigRangeChanged.connect(self._on_range_changed)
+        self.vb.interacting.connect(self._on_interacting)
+        self.set_theme(LIGHT)
+        if doc is not None:
+            self.set_document(doc)
+
+    def _build_items(self, plot: pg.PlotItem) -> None:
+        self.edge_layer = EdgeLayer(2 * N_BINS)
+        self.edge_layer.setZValue(0)
+        plot.addItem(self.edge_layer)
+        self._hl_items = [EdgeBatchItem(highlight_pen(s)) for s in (-1, 1)]
+        for z, item in enumerate(self._hl_items):
+            item.setZValue(20 + z)
+            plot.addItem(item)
+        self._node_items: dict[NodeKind, pg.ScatterPlotItem] = {}
+        for z, (kind, (symbol, rgb)) in enumerate(GLYPHS.items()):
+            item = pg.ScatterPlotItem(symbol=symbol, size=NODE_SIZE, pen=pg.mkPen(60, 60, 60, 200),
+                                      brush=pg.mkBrush(*rgb), pxMode=True)
+            item.setZValue(100 + z)
+            plot.addItem(item)
+            self._node_items[kind] = item
+
+        def ring(size: int, color: tuple[int, ...], width: float = 2) -> pg.ScatterPlotItem:
+            return pg.ScatterPlotItem(symbol="o", size=size, brush=None,
+                                      pen=pg.mkPen(*color, width=width), pxMode=True)
+
+        self._neigh_item = pg.ScatterPlotItem(size=NODE_SIZE, pxMode=True, pen=pg.mkPen(40, 40, 40))
+        self._pin_item = ring(NODE_SIZE + 7, PIN_COLOR)
+        self._sel_item = ring(NODE_SIZE + 11, SELECT_COLOR)
+        self._search_item = ring(NODE_SIZE + 15, (0, 160, 60), 2.5)
+        self._hover_item = ring(NODE_SIZE + 5, (0, 0, 0, 160), 1.5)
+        self._drag_item = ring(NODE_SIZE + 3, (0, 0, 0), 2)
+        for z, item in enumerate((self._neigh_item, self._pin_item, self._sel_item,
+                                  self._search_item, self._hover_item, self._drag_item)):
+            item.setZValue(150 + z)
+            plot.addItem(item)
+        self._band = QGraphicsRectItem()
+        self._band.setPen(pg.mkPen(30, 90, 200, width=1, style=Qt.PenStyle.DashLine))
+        self._band.setBrush(pg.mkBrush(30, 90, 200, 40))
+        self._band.setZValue(500)
+        self._band.hide()
+        plot.addItem(self._band, ignoreBounds=True)
+
+    # ---------------------------------------------------------------- wiring
+
+    @property
+    def doc(self) -> Document | None:
+        return self._doc
+
+    def set_document(self, doc: Document) -> None:
+        self.detach()
+        self._doc = doc
+        doc.state_changed.connect(self._on_state_changed)
+        doc.graph_replaced.connect(self._on_graph_replaced)
+        self._on_graph_replaced()
+
+    def detach(self) -> None:
+        if self._doc is not None:
+            self._doc.state_changed.disconnect(self._on_state_changed)
+            self._doc.graph_replaced.disconnect(self._on_graph_replaced)
+            self._doc = None
+
+    def set_prune_masks(self, node_mask: np.ndarray | None, edge_mask: np.ndarray | None) -> None:
+        if self._doc is not None and node_mask is not None and len(node_mask) != self._doc.graph.n_nodes:
+            return  # a result for a graph that is no longer open
+        self._prune_nodes, self._prune_edges = node_mask, edge_mask
+        self.rebuild()
+
+    def set_theme(self, theme: Theme) -> None:
+        self._theme = theme
+        self.setBackground(theme.background)
+        plot = self.getPlotItem()
+        for name in ("bottom", "left"):
+            axis = plot.getAxis(name)
+            axis.setPen(pg.mkPen(theme.foreground))
+            axis.setTextPen(pg.mkPen(theme.foreground))
+        self.edge_layer.set_pens(self._bucket_pens())
+        self.labels.set_color(theme.foreground)
+
+    def _bucket_pens(self) -> list:
+        return [bucket_pen(b, QColor(self._theme.background)) for b in range(2 * N_BINS)]
+
+    @property
+    def theme(self) -> Theme:
+        return self._theme
+
+    def _on_graph_replaced(self) -> None:
+        self._prune_nodes = self._prune_edges = None
+        self.hovered = None
+        self.search_hits = []
+        assert self._doc is not None
+        self.layout_ = layer_layout(self._doc.graph)
+        self._set_axes()
+        self.rebuild()
+        self.reset_view()
+
+    def _on_state_changed(self, changed: frozenset[str]) -> None:
+        if changed & {"hidden", "positions", "pinned"}:
+            self.rebuild()
+        elif changed & {"selected", "clicked", "labels"}:
+            self._update_overlays()
+
+    # ---------------------------------------------------------------- drawing
+
+    def _set_axes(self) -> None:
+        assert self._doc is not None and self.layout_ is not None
+        tokens = self._doc.graph.metadata.prompt_tokens
+        names = [tokens[i] if i < len(tokens) else str(i) for i in range(self.layout_.n_positions)]
+        ticks = [(float(x), repr(t)[1:-1]) for x, t in zip(self.layout_.column_x, names)]
+        plot = self.getPlotItem()
+        plot.getAxis("bottom").setTicks([ticks])
+        plot.getAxis("left").setTicks([sorted(self.layout_.row_labels.items())])
+
+    def node_positions(self) -> np.ndarray:
+        """Layout coordinates with the user's dragged positions applied."""
+        assert self._doc is not None and self.layout_ is not None
+        xy = self.layout_.xy.copy()
+        graph = self._doc.graph
+        for nid, (x, y) in self._doc.state.positions.items():
+            if graph.has_node(nid):
+                xy[graph.index_of(nid)] = (x, y)
+        return xy
+
+    def rebuild(self) -> None:
+        """Recompute visible nodes and edge buckets; called when graph, layout or masks change."""
+        if self._doc is None or self.layout_ is None:
+            return
+        graph, state = self._doc.graph, self._doc.state
+        if len(self.layout_.xy) != graph.n_nodes:
+            return  # the graph was just replaced; _on_graph_replaced rebuilds
+        self.xy = self.node_positions()
+        self.node_visible, self.edge_visible = visible_masks(
+            graph, hidden=state.hidden, pinned=state.pinned,
+            node_mask=self._prune_nodes, edge_mask=self._prune_edges)
+        if state.pruning and self._prune_nodes is None and graph.n_edges > MAX_DRAWN_EDGES:
+            # a raw engine graph: draw nodes only until the first prune result arrives
+            self.edge_visible = np.zeros(graph.n_edges, bool)
+        drawn = np.flatnonzero(self.edge_visible)
+        self.share = input_share(graph.target, graph.weight, graph.n_nodes, drawn)
+        self.edges_capped = drawn.size > MAX_DRAWN_EDGES
+        if self.edges_capped:  # keep the strongest; the status bar says so
+            top = np.argpartition(-np.abs(self.share[drawn]), MAX_DRAWN_EDGES)[:MAX_DRAWN_EDGES]
+            drawn = drawn[top]
+        bucket = bucket_of(self.share[drawn])
+        segs = np.concatenate([self.xy[graph.source[drawn]], self.xy[graph.target[drawn]]], axis=1)
+        order = self._bucket_order()
+        k = min(EdgeLayer.PREVIEW, drawn.size)
+        strongest = np.argpartition(-np.abs(self.share[drawn]), k - 1)[:k] if k else drawn[:0]
+        self.edge_layer.set_buckets([segs[bucket == b] for b in range(2 * N_BINS)],
+                                    self._bucket_pens(), order, segs[strongest],
+                                    bucket_pen(2 * N_BINS - 1, QColor(self._theme.background)))
+        kind = graph.nodes.kind
+        for k, item in self._node_items.items():
+            rows = np.flatnonzero(self.node_visible & (kind == k))
+            item.setData(pos=self.xy[rows], data=rows)
+        self._update_overlays()
+
+    def _on_interacting(self, active: bool) -> None:
+        """While the view moves, show the cached edge image; full quality once it rests."""
+        self.edge_layer.set_frozen(active)
+
+    def _update_overlays(self) -> None:
+        if self._doc is None or not len(self.xy):
+            return
+        graph, state = self._doc.graph, self._doc.state
+        pinned = id_mask(graph, state.pinned) & self.node_visible
+        selected = id_mask(graph, state.selected) & self.node_visible
+        self._pin_item.setData(pos=self.xy[pinned])
+        self._sel_item.setData(pos=self.xy[selected])
+        hits = [h for h in self.search_hits if self.node_visible[h]]
+        self._search_item.setData(pos=self.xy[hits])
+        self._update_clicked()
+        self._update_labels()
+
+    def _update_clicked(self) -> None:
+        """Highlight the clicked node's edges and colour its neighbours by the link's share."""
+        assert self._doc is not None
+        graph, clicked = self._doc.graph, self._doc.state.clicked
+        empty = np.zeros((0, 4))
+        if clicked is None or not graph.has_node(clicked) or not self.node_visible[graph.index_of(clicked)]:
+            for item in self._hl_items:
+                item.set_segments(empty)
+            self._neigh_item.setData(pos=np.zeros((0, 2)))
+            return
+        c = graph.index_of(clicked)
+        edges = np.flatnonzero(self.edge_visible & ((graph.source == c) | (graph.target == c)))
+        segs = np.concatenate([self.xy[graph.source[edges]], self.xy[graph.target[edges]]], axis=1)
+        share = self.share[edges]
+        self._hl_items[0].set_segments(segs[share < 0])
+        self._hl_items[1].set_segments(segs[share >= 0])
+        other = np.where(graph.source[edges] == c, graph.target[edges], graph.source[edges])
+        rgb = share_rgb(share)
+        brushes = [pg.mkBrush(*c_) for c_ in rgb.tolist()]
+        self._neigh_item.setData(pos=self.xy[other], brush=brushes)
+
+    def _update_labels(self) -> None:
+        if self._doc is None:
+            return
+        graph, state = self._doc.graph, self._doc.state
+        priority = [] if self.hovered is None else [self.hovered]
+        for group in ([state.clicked] if state.clicked else [], sorted(state.selected),
+                      sorted(state.pinned)):
+            priority += [graph.index_of(n) for n in group if graph.has_node(n)]
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        in_view = ((self.xy[:, 0] >= x0) & (self.xy[:, 0] <= x1)
+                   & (self.xy[:, 1] >= y0) & (self.xy[:, 1] <= y1))
+        px_per_row = self.vb.height() / max(y1 - y0, 1e-9)
+        texts = [display_label(self._doc, i) for i in range(graph.n_nodes)] if state.labels else graph.nodes.label
+        has_label = np.fromiter((bool(t) for t in texts), bool, graph.n_nodes)
+        rows = choose_rows(priority, self.node_visible, in_view, graph.nodes.influence, has_label,
+                           px_per_row >= ZOOM_PX_PER_ROW)
+        shown = [texts[r] or graph.nodes.file_ids[r] for r in rows]
+        scale = np.array([self.vb.width() / max(x1 - x0, 1e-9), -px_per_row])
+        px = (self.xy[rows] - np.array([x0, y1])) * scale
+        keep = drop_overlapping(rows, px, shown, keep_first=1 if self.hovered is not None else 0)
+        self.labels.place([rows[k] for k in keep], self.xy, [shown[k] for k in keep])
+
+    @qthrottled(timeout=60)
+    def _on_range_changed(self, *_: object) -> None:
+        self._update_labels()
+        self.edge_layer.set_order(self._bucket_order())
+
+    def _bucket_order(self) -> list[int]:
+        """Weakest first; zoomed out past the whole graph, the weakest levels are left out so
+        many edges stay readable (level of detail). Zooming back in brings them back."""
+        skip = 0
+        if self.layout_ is not None and self.layout_.row_labels and len(self.xy):
+            rows_in_view = self.vb.viewRange()[1][1] - self.vb.viewRange()[1][0]
+            zoomed_out = rows_in_view / (max(self.layout_.row_labels) + 1.2)
+            if int(self.edge_visible.sum()) > LOD_MIN_EDGES:
+                skip = 2 if zoomed_out > 3.0 else 1 if zoomed_out > 1.5 else 0
+        return [b for level in range(skip, N_BINS) for b in (level, N_BINS + level)]
+
+    def reset_view(self) -> None:
+        if self.layout_ is None or not len(self.xy):
+            return
+        top = max(self.layout_.row_labels) if self.layout_.row_labels else 1
+        cx, cw = self.layout_.column_x, self.layout_.column_width
+        pad = 0.25  # room for the first and last token labels
+        self.getPlotItem().setRange(xRange=(float(cx[0] - cw[0] / 2 - pad), float(cx[-1] + cw[-1] / 2 + pad)),
+                                    yRange=(-0.6, top + 0.6), padding=0)
+
+    def center_on(self, rows: list[int]) -> None:
+        if not rows:
+            return
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        cx, cy = self.xy[rows].mean(axis=0)
+        self.vb.translateBy(x=cx - (x0 + x1) / 2, y=cy - (y0 + y1) / 2)
+
+    # ---------------------------------------------------------------- picking
+
+    def node_at(self, scene_pos: QPointF, radius_px: float = 8.0) -> int | None:
+        """Index of the visible node nearest to ``scene_pos`` within ``radius_px``, else None."""
+        rows = np.flatnonzero(self.node_visible)
+        if not rows.size:
+            return None
+        p = self.vb.mapSceneToView(scene_pos)
+        px = self.vb.viewPixelSize()  # data units per pixel (x, y)
+        d = np.hypot((self.xy[rows, 0] - p.x()) / px[0], (self.xy[rows, 1] - p.y()) / px[1])
+        best = int(np.argmin(d))
+        return int(rows[best]) if d[best] <= radius_px else None
+
+    def view_point(self, index: int) -> QPoint:
+        """Widget (viewport) coordinates of node ``index``, for tests and tooltips."""
+        scene = self.vb.mapViewToScene(QPointF(*self.xy[index]))
+        return self.mapFromScene(scene)
+
+    def closeEvent(self, event: object) -> None:
+        QThreadPool.globalInstance().waitForDone(10000)  # no edge render outlives the canvas
+        super().closeEvent(event)

@@ -1,0 +1,162 @@
+"""Side panels: the clicked node's connections, and its details (label editable)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush
+from PySide6.QtWidgets import (
+    QFormLayout, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+)
+
+from ...graph import document as cmd
+from ...graph.document import Document, display_label
+from ...graph.model import NodeKind
+from ..canvas.palette import share_color
+
+ROW_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _node_text(doc: Document, row: int) -> str:
+    return display_label(doc, row) or doc.graph.nodes.file_ids[row]
+
+
+class ConnectionsPanel(QWidget):
+    """Inputs and outputs of the clicked node, strongest first; clicking a row walks there."""
+
+    def __init__(self, visible_edges: Callable[[], np.ndarray], share: Callable[[], np.ndarray],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._visible_edges = visible_edges
+        self._share = share
+        self.doc: Document | None = None
+        self.title = QLabel("Click a node to see its connections")
+        self.title.setWordWrap(True)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["node", "layer", "pos", "weight", "share"])
+        self.tree.setRootIsDecorated(True)
+        self.tree.itemActivated.connect(self._go)
+        self.tree.itemClicked.connect(self._go)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.tree)
+
+    def set_document(self, doc: Document) -> None:
+        self.doc = doc
+        doc.state_changed.connect(self._on_changed)
+        doc.graph_replaced.connect(self.refresh)
+        self.refresh()
+
+    def _on_changed(self, changed: frozenset[str]) -> None:
+        if changed & {"clicked", "hidden", "labels"}:
+            self.refresh()
+
+    def refresh(self) -> None:
+        self.tree.clear()
+        doc = self.doc
+        if doc is None or doc.state.clicked is None or not doc.graph.has_node(doc.state.clicked):
+            self.title.setText("Click a node to see its connections")
+            return
+        g = doc.graph
+        c = g.index_of(doc.state.clicked)
+        self.title.setText(f"<b>{_node_text(doc, c)}</b>")
+        visible = self._visible_edges()
+        share = self._share()
+        for name, mine, other in (("Inputs", g.target == c, g.source),
+                                  ("Outputs", g.source == c, g.target)):
+            edges = np.flatnonzero(mine & visible) if len(visible) == g.n_edges else np.zeros(0, int)
+            for sign_name, positive in (("positive", True), ("negative", False)):
+                w = g.weight[edges]
+                sel = edges[(w >= 0) if positive else (w < 0)]
+                sel = sel[np.argsort(-np.abs(g.weight[sel]), kind="stable")]
+                head = QTreeWidgetItem([f"{name} ({sign_name}): {len(sel)}"])
+                self.tree.addTopLevelItem(head)
+                for e in sel.tolist():
+                    row = int(other[e])
+                    layer = "E" if g.nodes.kind[row] == NodeKind.EMBEDDING else str(int(g.nodes.layer[row]))
+                    item = QTreeWidgetItem([_node_text(doc, row), layer, str(int(g.nodes.position[row])),
+                                            f"{float(g.weight[e]):+.4g}", f"{float(share[e]):+.1%}"])
+                    item.setData(0, ROW_ROLE, row)
+                    item.setForeground(3, QBrush(share_color(1.0 if g.weight[e] >= 0 else -1.0)))
+                    head.addChild(item)
+                head.setExpanded(True)
+        for col in range(1, 5):
+            self.tree.resizeColumnToContents(col)
+
+    def _go(self, item: QTreeWidgetItem, _col: int = 0) -> None:
+        row = item.data(0, ROW_ROLE)
+        if row is not None and self.doc is not None:
+            cmd.click(self.doc, self.doc.graph.nodes.ids[int(row)])
+
+
+class DetailPanel(QWidget):
+    """Kind, layer, position, feature, activation, influence and the editable label."""
+
+    FIELDS = ("id", "kind", "layer", "position", "token", "feature", "activation", "influence",
+              "probability")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc: Document | None = None
+        self._row: int | None = None
+        form = QFormLayout(self)
+        self.values: dict[str, QLabel] = {}
+        for name in self.FIELDS:
+            label = QLabel("–")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.values[name] = label
+            form.addRow(name, label)
+        self.label_edit = QLineEdit()
+        self.label_edit.setPlaceholderText("label (clerp)")
+        self.label_edit.editingFinished.connect(self._commit_label)
+        form.addRow("label", self.label_edit)
+
+    def set_document(self, doc: Document) -> None:
+        self.doc = doc
+        doc.state_changed.connect(lambda changed: self.refresh() if changed & {"clicked", "labels", "selected"} else None)
+        doc.graph_replaced.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        doc = self.doc
+        nid = None
+        if doc is not None:
+            nid = doc.state.clicked or (next(iter(sorted(doc.state.selected)), None))
+        if doc is None or nid is None or not doc.graph.has_node(nid):
+            self._row = None
+            for label in self.values.values():
+                label.setText("–")
+            self.label_edit.setText("")
+            self.label_edit.setEnabled(False)
+            return
+        g, row = doc.graph, doc.graph.index_of(nid)
+        self._row = row
+        n = g.nodes
+        tokens = g.metadata.prompt_tokens
+        pos = int(n.position[row])
+
+        def num(v: float) -> str:
+            return f"{float(v):.6g}" if np.isfinite(v) else "–"
+
+        values = {
+            "id": n.file_ids[row], "kind": NodeKind(int(n.kind[row])).label,
+            "layer": "E" if n.kind[row] == NodeKind.EMBEDDING else str(int(n.layer[row])),
+            "position": str(pos), "token": repr(tokens[pos]) if pos < len(tokens) else "–",
+            "feature": str(int(n.feature[row])) if n.feature[row] >= 0 else "–",
+            "activation": num(n.activation[row]), "influence": num(n.influence[row]),
+            "probability": num(n.token_prob[row]),
+        }
+        for name, text in values.items():
+            self.values[name].setText(text)
+        self.label_edit.setEnabled(True)
+        if not self.label_edit.hasFocus():
+            self.label_edit.setText(display_label(doc, row))
+
+    def _commit_label(self) -> None:
+        if self.doc is None or self._row is None:
+            return
+        text = self.label_edit.text()
+        if text != display_label(self.doc, self._row):
+            cmd.set_label(self.doc, self.doc.graph.nodes.ids[self._row], text)

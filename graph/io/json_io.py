@@ -1,0 +1,413 @@
+"""Read and write attribution graphs as JSON (circuit-tracer, Neuronpedia, transformer-circuits.pub).
+
+See FORMATS.md §3. Reading is columnar: each node field is gathered with one
+comprehension and turned into a numpy column, links likewise, so a large file costs
+little more than ``orjson.loads`` itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ..errors import GraphSchemaError, NotAGraphFileError
+from ..model import Graph, GraphMetadata, NodeKind, NodeTable
+
+_KIND_BY_TYPE: dict[str, NodeKind] = {
+    "cross layer transcoder": NodeKind.FEATURE,
+    "transcoder": NodeKind.FEATURE,
+    "per layer transcoder": NodeKind.FEATURE,
+    "feature": NodeKind.FEATURE,
+    "mlp reconstruction error": NodeKind.ERROR,
+    "embedding": NodeKind.EMBEDDING,
+    "logit": NodeKind.LOGIT,
+}
+_TC_JS_ID = re.compile(r"_-\d+$")
+
+
+def _kind_of(feature_type: Any) -> NodeKind | None:
+    if not isinstance(feature_type, str):
+        return None
+    known = _KIND_BY_TYPE.get(feature_type)
+    if known is not None:
+        return known
+    lowered = feature_type.lower()
+    for word, kind in (("error", NodeKind.ERROR), ("embed", NodeKind.EMBEDDING),
+                       ("logit", NodeKind.LOGIT), ("transcoder", NodeKind.FEATURE)):
+        if word in lowered:
+            return kind
+    return None
+
+
+def _middle_int(node_id: str) -> int:
+    parts = node_id.split("_")
+    if len(parts) == 3:
+        try:
+            return int(parts[1])
+        except ValueError:
+            return -1
+    return -1
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")
+
+
+def parse_json_bytes(path: str | Path, data: bytes) -> Any:
+    """``orjson.loads`` with our one-line errors."""
+    stripped = data.lstrip()
+    if not stripped:
+        raise NotAGraphFileError(path, "the file is empty")
+    if stripped[:1] not in (b"{", b"["):
+        raise NotAGraphFileError(path, "not a JSON graph file (it does not start with '{')")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise NotAGraphFileError(path, f"not valid JSON, perhaps truncated ({exc})") from None
+
+
+def graph_from_json(path: str | Path, doc: Any) -> Graph:
+    """Build a :class:`Graph` from a parsed JSON document.
+
+    Raises:
+        GraphSchemaError: The document is not an attribution graph, has links to
+            nodes it does not define, or has non-finite weights.
+    """
+    if not isinstance(doc, dict):
+        raise GraphSchemaError(path, "top level is not a JSON object")
+    raw_nodes = doc.get("nodes")
+    links = doc.get("links")
+    if not isinstance(raw_nodes, list) or not isinstance(links, list):
+        raise GraphSchemaError(path, "expected 'nodes' and 'links' lists at the top level")
+    warnings: list[str] = []
+    meta_raw = doc.get("metadata")
+    if meta_raw is None:
+        warnings.append("no 'metadata' object; prompt and model unknown")
+        meta_raw = {}
+    if not isinstance(meta_raw, dict):
+        raise GraphSchemaError(path, "'metadata' is not an object")
+    qparams = doc.get("qParams")
+    if qparams is None:
+        qparams = {}
+    elif not isinstance(qparams, dict):
+        warnings.append("'qParams' is not an object; ignored")
+        qparams = {}
+
+    nodes, kept_raw = _read_nodes(path, raw_nodes, warnings)
+    by_file_id: dict[str, list[int]] = defaultdict(list)
+    for i, fid in enumerate(nodes.file_ids):
+        by_file_id[fid].append(i)
+    source, target, weight = _read_links(path, links, nodes, by_file_id, warnings)
+    metadata = _read_metadata(meta_raw, nodes)
+    return Graph(
+        nodes=nodes, source=source, target=target, weight=weight, metadata=metadata,
+        qparams=qparams, format=_format_name(meta_raw, nodes), warnings=warnings,
+        raw_nodes=kept_raw,
+    )
+
+
+def _read_nodes(
+    path: str | Path, raw_nodes: list[Any], warnings: list[str]
+) -> tuple[NodeTable, list[dict[str, Any]]]:
+    file_ids = _node_ids(path, raw_nodes)
+    kinds = _kinds(raw_nodes, warnings)
+    kept = raw_nodes
+    first = dict.fromkeys(zip(file_ids, kinds))
+    if len(first) != len(raw_nodes):  # duplicates: keep the first of each (id, kind)
+        seen: set[tuple[str, NodeKind]] = set()
+        keep = []
+        for i, key in enumerate(zip(file_ids, kinds)):
+            if key not in seen:
+                seen.add(key)
+                keep.append(i)
+        dupes = [file_ids[i] for i in sorted(set(range(len(raw_nodes))) - set(keep))]
+        shown = ", ".join(repr(d) for d in dupes[:5])
+        warnings.append(f"{len(dupes)} duplicate node id(s) dropped, first kept: {shown}"
+                        + (" …" if len(dupes) > 5 else ""))
+        kept = [raw_nodes[i] for i in keep]
+        file_ids = [file_ids[i] for i in keep]
+        kinds = [kinds[i] for i in keep]
+    col = _columns(kept)
+    ids = _unique_ids(file_ids, kinds)
+    kind_arr = np.array(kinds, dtype=np.int8)
+    layer_cache: dict[tuple[Any, NodeKind], int] = {}
+    layer = np.array([_cached_layer(layer_cache, v, k) for v, k in zip(col["layer"], kinds)],
+                     dtype=np.int64)
+    logit_rows = kind_arr == NodeKind.LOGIT
+    if logit_rows.any():
+        inner_max = int(layer[~logit_rows].max(initial=-1))
+        bad = logit_rows & (layer <= inner_max)
+        layer[bad] = inner_max + 1
+    try:
+        position = np.array([0 if v is None else v for v in col["ctx_idx"]], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise GraphSchemaError(path, "a node's 'ctx_idx' is not an integer") from None
+    middle = np.array([_middle_int(f) for f in file_ids], dtype=np.int64)
+    is_feature = kind_arr == NodeKind.FEATURE
+    is_token = (kind_arr == NodeKind.EMBEDDING) | logit_rows
+    table = NodeTable(
+        ids=ids,
+        file_ids=file_ids,
+        kind=kind_arr,
+        layer=layer,
+        position=position,
+        feature=np.where(is_feature, middle, -1),
+        vocab_id=np.where(is_token, middle, -1),
+        label=[v if isinstance(v, str) else str(v or "") for v in col["clerp"]],
+        activation=_float_column(col["activation"]),
+        influence=_float_column(col["influence"]),
+        token_prob=_float_column(col["token_prob"]),
+        js_ids=[v if isinstance(v, str) else str(v or "") for v in col["jsNodeId"]],
+    )
+    # token_prob is 0 on non-logit nodes in every producer; it means "none" there.
+    table.token_prob[~logit_rows] = np.nan
+    return table, kept
+
+
+_NODE_FIELDS = ("layer", "ctx_idx", "clerp", "jsNodeId", "activation", "influence", "token_prob")
+
+
+def _node_ids(path: str | Path, raw_nodes: list[Any]) -> list[str]:
+    try:
+        ids = list(map(itemgetter("node_id"), raw_nodes))
+    except (KeyError, TypeError, IndexError):
+        ids = []
+    if len(ids) == len(raw_nodes) and all(type(i) is str for i in ids):
+        return ids
+    for i, node in enumerate(raw_nodes):
+        if not isinstance(node, dict) or not isinstance(node.get("node_id"), str):
+            raise GraphSchemaError(path, f"node #{i} has no string 'node_id'")
+    raise GraphSchemaError(path, "a node has no string 'node_id'")  # pragma: no cover
+
+
+def _kinds(raw_nodes: list[dict[str, Any]], warnings: list[str]) -> list[NodeKind]:
+    types = [n.get("feature_type") for n in raw_nodes]
+    table: dict[Any, NodeKind] = {}
+    unknown: set[str] = set()
+    for t in {t if isinstance(t, str) else repr(t) for t in types}:
+        kind = _kind_of(t)
+        if kind is None:
+            unknown.add(t)
+        table[t] = NodeKind.FEATURE if kind is None else kind
+    if unknown:
+        warnings.append(f"unknown feature_type {sorted(unknown)} read as transcoder features")
+    return [table[t if isinstance(t, str) else repr(t)] for t in types]
+
+
+def _columns(nodes: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The optional node fields as columns; None where a node lacks one.
+
+    Fast path: the fields every node has come out with one ``itemgetter`` pass.
+    """
+    if not nodes:
+        return {k: [] for k in _NODE_FIELDS}
+    seen_keys = set().union(*map(dict.keys, nodes))
+    present = [k for k in _NODE_FIELDS if k in seen_keys]
+    cols: dict[str, list[Any]] = {k: [None] * len(nodes) for k in _NODE_FIELDS if k not in present}
+    try:
+        if len(present) > 1:
+            rows = list(map(itemgetter(*present), nodes))
+            cols.update(zip(present, map(list, zip(*rows))))
+        elif present:
+            cols[present[0]] = list(map(itemgetter(present[0]), nodes))
+    except KeyError:  # some nodes lack a field others have
+        cols = {k: [n.get(k) for n in nodes] for k in _NODE_FIELDS}
+    if any(len(v) != len(nodes) for v in cols.values()):  # pragma: no cover - defensive
+        cols = {k: [n.get(k) for n in nodes] for k in _NODE_FIELDS}
+    return cols
+
+
+def _unique_ids(file_ids: list[str], kinds: list[NodeKind]) -> list[str]:
+    """File ids, suffixed with the kind where two kinds share one id (FORMATS §3)."""
+    first_kind: dict[str, NodeKind] = {}
+    out: list[str] = []
+    for fid, kind in zip(file_ids, kinds):
+        owner = first_kind.setdefault(fid, kind)
+        out.append(fid if owner == kind else f"{fid}@{kind.label}")
+    return out
+
+
+def _float_column(values: list[Any]) -> np.ndarray:
+    """float32 column; None and missing become NaN, and so do non-numbers (slow path)."""
+    try:
+        return np.array(values, dtype=np.float32)  # None -> nan
+    except (TypeError, ValueError):
+        return np.array([_as_float(v) for v in values], dtype=np.float32)
+
+
+def _cached_layer(cache: dict[tuple[Any, NodeKind], int], layer: Any, kind: NodeKind) -> int:
+    try:
+        return cache[(layer, kind)]
+    except KeyError:
+        value = cache[(layer, kind)] = _layer_value(layer, kind)
+        return value
+    except TypeError:  # unhashable layer value
+        return _layer_value(layer, kind)
+
+
+def _layer_value(layer: Any, kind: NodeKind) -> int:
+    if kind == NodeKind.EMBEDDING:
+        return -1
+    try:
+        return int(layer)
+    except (TypeError, ValueError):
+        return -1 if kind != NodeKind.LOGIT else 1 << 30
+
+
+def _read_links(
+    path: str | Path,
+    links: list[Any],
+    nodes: NodeTable,
+    by_file_id: dict[str, list[int]],
+    warnings: list[str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n_links = len(links)
+    try:
+        src_ids = list(map(itemgetter("source"), links))
+        dst_ids = list(map(itemgetter("target"), links))
+        raw_w = list(map(itemgetter("weight"), links))
+    except (TypeError, KeyError):
+        raise GraphSchemaError(path, "a link lacks 'source', 'target' or 'weight'") from None
+    try:
+        weight = np.array(raw_w, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GraphSchemaError(path, "a link weight is not a number") from None
+    if weight.ndim != 1:
+        raise GraphSchemaError(path, "a link weight is not a number")
+    finite = np.isfinite(weight)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise GraphSchemaError(
+            path, f"{int((~finite).sum())} link weight(s) are NaN or infinite "
+                  f"(first: {src_ids[bad]} -> {dst_ids[bad]})")
+    single = {fid: rows[0] for fid, rows in by_file_id.items()}
+    ambiguous = {fid for fid, rows in by_file_id.items() if len(rows) > 1}
+    source = _rows_of(src_ids, single, n_links)
+    target = _rows_of(dst_ids, single, n_links)
+    if ambiguous:
+        _resolve_ambiguous(src_ids, dst_ids, source, target, nodes, by_file_id, ambiguous)
+        _apply_uids(links, nodes, source, target)
+    missing = (source < 0) | (target < 0)
+    if missing.any():
+        k = int(np.flatnonzero(missing)[0])
+        name = src_ids[k] if source[k] < 0 else dst_ids[k]
+        raise GraphSchemaError(
+            path, f"{int(missing.sum())} link(s) refer to nodes that are not in the file "
+                  f"(first: {name!r})")
+    loops = int((source == target).sum())
+    zeros = int((weight == 0).sum())
+    if loops:
+        warnings.append(f"{loops} self-loop link(s) kept")
+    if zeros:
+        warnings.append(f"{zeros} zero-weight link(s) kept")
+    return source, target, weight.astype(np.float32)
+
+
+def _rows_of(ids: list[Any], rows: dict[str, int], count: int) -> np.ndarray:
+    """Node row of each id; -1 where the id names no node (or is not a string)."""
+    try:
+        # Fast path: every id is known (map + fromiter avoids a Python-level loop body).
+        return np.fromiter(map(rows.__getitem__, ids), dtype=np.int64, count=count)
+    except (KeyError, TypeError):
+        return np.array([rows.get(i, -1) if isinstance(i, str) else -1 for i in ids],
+                        dtype=np.int64)
+
+
+def _apply_uids(links: list[Any], nodes: NodeTable, source: np.ndarray, target: np.ndarray) -> None:
+    """Our own files name shared-id endpoints exactly (``source_uid`` / ``target_uid``)."""
+    row_of = {uid: i for i, uid in enumerate(nodes.ids)}
+    for k, link in enumerate(links):
+        for key, column in (("source_uid", source), ("target_uid", target)):
+            uid = link.get(key)
+            if isinstance(uid, str) and uid in row_of:
+                column[k] = row_of[uid]
+
+
+def _resolve_ambiguous(
+    src_ids: list[Any], dst_ids: list[Any], source: np.ndarray, target: np.ndarray,
+    nodes: NodeTable, by_file_id: dict[str, list[int]], ambiguous: set[str],
+) -> None:
+    """Pick, for ids shared by two kinds, nodes that make the link go up the layers.
+
+    When the same (source id, target id) pair occurs more than once, the k-th occurrence
+    takes the k-th plausible pairing in node order: the engine writes links source-ascending
+    per target and numbers features before error nodes, so the feature's link comes first.
+    """
+    layer = nodes.layer
+    seen: dict[tuple[str, str], int] = {}
+    for k, (s, t) in enumerate(zip(src_ids, dst_ids)):
+        if s not in ambiguous and t not in ambiguous:
+            continue
+        s_rows = by_file_id.get(s, [-1]) if isinstance(s, str) else [-1]
+        t_rows = by_file_id.get(t, [-1]) if isinstance(t, str) else [-1]
+        plausible = [(si, ti) for si in s_rows for ti in t_rows
+                     if si >= 0 and ti >= 0 and layer[si] < layer[ti]]
+        if not plausible:
+            source[k], target[k] = s_rows[0], t_rows[0]
+            continue
+        n = seen.get((s, t), 0)
+        seen[(s, t)] = n + 1
+        source[k], target[k] = plausible[min(n, len(plausible) - 1)]
+
+
+def _parse_info(info: Any) -> dict[str, Any]:
+    if isinstance(info, dict):
+        return info
+    if isinstance(info, str):
+        # Neuronpedia writes `info` as a Python repr; literal_eval never runs code.
+        for parse in (orjson.loads, ast.literal_eval):
+            try:
+                value = parse(info)
+            except (ValueError, SyntaxError, orjson.JSONDecodeError, MemoryError, RecursionError):
+                continue
+            if isinstance(value, dict):
+                return value
+    return {}
+
+
+def _read_metadata(meta: dict[str, Any], nodes: NodeTable) -> GraphMetadata:
+    info = _parse_info(meta.get("info"))
+    tokens = meta.get("prompt_tokens")
+    tokens = [str(t) for t in tokens] if isinstance(tokens, list) else []
+    scan = meta.get("scan")
+    if not isinstance(scan, (str, list)):
+        scan = None
+    raw_pruning = meta.get("pruning_settings")
+    pruning: dict[str, Any] = raw_pruning if isinstance(raw_pruning, dict) else {}
+    node_t = meta.get("node_threshold", meta.get("nodeThreshold", pruning.get("node_threshold")))
+    edge_t = meta.get("edge_threshold", pruning.get("edge_threshold"))
+    logit_layers = nodes.layer[nodes.kind == NodeKind.LOGIT]
+    input_tokens = meta.get("input_tokens")
+    model = meta.get("model") or meta.get("model_name") or ""
+    if not model and isinstance(scan, str) and "/" not in scan:
+        model = scan
+    return GraphMetadata(
+        prompt=str(meta.get("prompt") or ""),
+        prompt_tokens=tokens,
+        input_tokens=[int(t) for t in input_tokens] if isinstance(input_tokens, list) else None,
+        slug=str(meta.get("slug") or ""),
+        scan=scan,
+        model=str(model),
+        transcoder_set=str(info.get("transcoder_set") or meta.get("transcoder_set") or ""),
+        n_layers=int(logit_layers.max()) - 1 if logit_layers.size else None,
+        node_threshold=float(node_t) if isinstance(node_t, (int, float)) else None,
+        edge_threshold=float(edge_t) if isinstance(edge_t, (int, float)) else None,
+        raw=meta,
+    )
+
+
+def _format_name(meta: dict[str, Any], nodes: NodeTable) -> str:
+    if any(_TC_JS_ID.search(j) for j in nodes.js_ids[:50]) and not np.isfinite(nodes.influence).any():
+        return "transformer-circuits-json"
+    if "info" in meta or "generation_settings" in meta:
+        return "neuronpedia-json"
+    return "circuit-tracer-json"

@@ -1,0 +1,269 @@
+"""Read circuit-tracer ``.pt`` graphs safely (FORMATS.md §1).
+
+The file is a ``torch.save`` of a dict. It is read with ``torch.load(weights_only=True)``, whose
+restricted unpickler builds only tensors, plain containers and the classes we allow-list. The
+engine's own classes (``LogitTarget``, ``UnifiedConfig``, TransformerLens's
+``HookedTransformerConfig`` in v0.1.0 files, and the numpy scalars inside that config) are mapped
+to inert stand-ins defined here, registered under the engine's qualified names, so no engine
+code is imported and nothing in the file can run code. Anything else gives
+:class:`UnsafeFileError`.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import struct
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..cancel import NEVER, CancelToken, Progress, no_progress
+from .dense import DenseGraphData, graph_from_dense
+from ..errors import GraphSchemaError, MissingDependencyError, NotAGraphFileError, UnsafeFileError
+from ..model import Graph
+
+
+class LogitTarget(NamedTuple):
+    """Stand-in for ``circuit_tracer.attribution.targets.LogitTarget``."""
+
+    token_str: str
+    vocab_idx: int
+
+
+_PLAIN = (int, float, str, bool, type(None))
+
+
+class ModelConfig:
+    """Stand-in for the engine's model config (``UnifiedConfig`` / ``HookedTransformerConfig``).
+
+    Keeps only plain scalar fields of the pickled state; everything else is dropped.
+    """
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2:  # (dict, slots) form
+            state = state[0]
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError("model config state is not a dict")
+        self.__dict__.update({str(k): v for k, v in state.items() if isinstance(v, _PLAIN)})
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.__dict__.get(name, default)
+
+
+class NumpyDtype:
+    """Stand-in for ``numpy.dtype`` inside pickled configs: numeric kinds only."""
+
+    def __init__(self, name: Any = "f8", align: Any = False, copy: Any = False) -> None:
+        if not isinstance(name, str) or not re.fullmatch(r"[fiub]\d{1,2}|bool", name):
+            raise pickle.UnpicklingError(f"numpy dtype {name!r} is not a plain number type")
+        self.name = name
+        self.byteorder = "<"
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">", "|", "="):
+            self.byteorder = state[1]
+
+
+def numpy_scalar(dtype: Any, data: Any = None) -> float | int | bool:
+    """Stand-in for ``numpy.core.multiarray.scalar``: decodes a plain number from its bytes."""
+    if not isinstance(dtype, NumpyDtype) or not isinstance(data, (bytes, bytearray)):
+        raise pickle.UnpicklingError("numpy scalar that is not a plain number")
+    order = "" if dtype.byteorder in ("|", "=") else dtype.byteorder
+    real = np.dtype(order + dtype.name)
+    if real.itemsize != len(data):
+        raise pickle.UnpicklingError("numpy scalar of the wrong size")
+    value: float | int | bool = np.frombuffer(bytes(data), dtype=real)[0].item()
+    return value
+
+
+_STAND_INS: list[tuple[Any, str]] = [
+    (LogitTarget, "circuit_tracer.attribution.targets.LogitTarget"),
+    (ModelConfig, "circuit_tracer.utils.tl_nnsight_mapping.UnifiedConfig"),
+    (ModelConfig, "transformer_lens.HookedTransformerConfig.HookedTransformerConfig"),
+    (ModelConfig, "transformer_lens.config.HookedTransformerConfig.HookedTransformerConfig"),
+    (NumpyDtype, "numpy.dtype"),
+    (numpy_scalar, "numpy.core.multiarray.scalar"),
+    (numpy_scalar, "numpy._core.multiarray.scalar"),
+]
+# torch's allow-list is process-wide; the lock keeps two of our loads from removing each
+# other's entries when their ``safe_globals`` blocks overlap.
+_LOAD_LOCK = threading.Lock()
+_REQUIRED = ("adjacency_matrix", "active_features", "selected_features", "activation_values",
+             "input_tokens", "logit_probabilities", "cfg")
+
+
+def load_pt(
+    path: str | Path, *, progress: Progress = no_progress, cancel: CancelToken = NEVER
+) -> Graph:
+    """Read a circuit-tracer ``.pt`` graph (0.5.0 layout or v0.1.0) without a full unpickle.
+
+    Raises:
+        MissingDependencyError: torch is not installed (the ``models`` extra).
+        UnsafeFileError: the pickle asks for a class or function outside the allow-list.
+        NotAGraphFileError: not a readable torch archive (truncated, corrupt).
+        GraphSchemaError: the dict lacks fields or has wrong shapes, types or NaN weights.
+        Cancelled: when ``cancel`` was set.
+    """
+    try:
+        import torch
+    except ImportError:
+        raise MissingDependencyError(
+            path, "reading .pt graphs needs torch: pip install 'circuitdesk[models]'") from None
+    progress(0.05, "reading")
+    raw = _torch_load(torch, Path(path))
+    cancel.check()
+    progress(0.6, "checking")
+    data = _dense_data(path, raw, torch)
+    cancel.check()
+    progress(0.8, "building graph")
+    try:
+        graph = graph_from_dense(data)
+    except ValueError as exc:
+        raise GraphSchemaError(path, str(exc)) from None
+    graph.format = str(graph.extra.pop("layout"))
+    return graph
+
+
+def _torch_load(torch: Any, path: Path) -> Any:
+    try:
+        with _LOAD_LOCK, torch.serialization.safe_globals(_STAND_INS):
+            return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as exc:
+        raise UnsafeFileError(path, f"refused to unpickle it: {_why_unsafe(str(exc))}") from None
+    except (EOFError, zipfile.BadZipFile, OSError) as exc:
+        raise NotAGraphFileError(path, f"not a complete torch archive ({exc or 'truncated'})") \
+            from None
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotAGraphFileError(path, f"not a readable torch archive ({first})") from None
+    except (ValueError, TypeError, OverflowError, MemoryError, struct.error) as exc:
+        raise NotAGraphFileError(path, f"not a readable torch archive ({exc})") from None
+
+
+def _why_unsafe(message: str) -> str:
+    """The one useful line of torch's long weights-only message."""
+    found = re.search(r"GLOBAL ([\w.]+)", message)
+    if found:
+        return f"it references {found.group(1)}, which is not an allowed class or function"
+    for line in message.splitlines():
+        if "WeightsUnpickler error" in line:
+            return line.split("WeightsUnpickler error:", 1)[-1].strip()
+    return message.strip().splitlines()[0] if message.strip() else "disallowed pickle content"
+
+
+def _tensor(path: str | Path, d: dict[str, Any], key: str, torch: Any, ndim: int) -> np.ndarray:
+    value = d[key]
+    if not isinstance(value, torch.Tensor):
+        raise GraphSchemaError(path, f"'{key}' is {type(value).__name__}, not a tensor")
+    if value.dim() != ndim:
+        raise GraphSchemaError(path, f"'{key}' has shape {tuple(value.shape)}, expected {ndim}-D")
+    if value.is_complex():
+        raise GraphSchemaError(path, f"'{key}' is complex")
+    if value.is_floating_point():
+        return np.asarray(value.detach().to(torch.float32).numpy())
+    return np.asarray(value.detach().to(torch.int64).numpy())
+
+
+def _dense_data(path: str | Path, d: Any, torch: Any) -> DenseGraphData:
+    if not isinstance(d, dict):
+        raise GraphSchemaError(path, f"top level is {type(d).__name__}, not a circuit-tracer dict")
+    missing = [k for k in _REQUIRED if k not in d]
+    if "logit_targets" not in d and "logit_tokens" not in d:
+        missing.append("logit_targets")
+    if missing:
+        raise GraphSchemaError(path, f"not a circuit-tracer graph: missing {', '.join(missing)}")
+    adjacency = _tensor(path, d, "adjacency_matrix", torch, 2)
+    active = _tensor(path, d, "active_features", torch, 2)
+    selected = _tensor(path, d, "selected_features", torch, 1)
+    activations = _tensor(path, d, "activation_values", torch, 1)
+    tokens = _tensor(path, d, "input_tokens", torch, 1)
+    probs = _tensor(path, d, "logit_probabilities", torch, 1)
+    if not np.isfinite(adjacency).all():
+        raise GraphSchemaError(path, "adjacency_matrix has NaN or infinite entries")
+    if active.shape[1:] != (3,) or activations.shape[0] != active.shape[0]:
+        raise GraphSchemaError(path, f"active_features {active.shape} and activation_values "
+                                     f"{activations.shape} do not match")
+    if selected.size and (selected.min() < 0 or selected.max() >= len(active)):
+        raise GraphSchemaError(path, "selected_features points outside active_features")
+    layout, logit_ids, logit_strs = _logit_targets(path, d, torch)
+    if probs.shape[0] != len(logit_ids):
+        raise GraphSchemaError(path, f"{probs.shape[0]} logit probabilities for "
+                                     f"{len(logit_ids)} logit targets")
+    cfg = d["cfg"]
+    n_layers = cfg.get("n_layers") if isinstance(cfg, ModelConfig) else None
+    if not isinstance(n_layers, int) or isinstance(n_layers, bool) or n_layers < 1:
+        raise GraphSchemaError(path, "'cfg' has no positive integer n_layers")
+    tokenizer = cfg.get("tokenizer_name")
+    scan = d.get("scan")
+    if not (scan is None or isinstance(scan, str)
+            or (isinstance(scan, list) and all(isinstance(s, str) for s in scan))):
+        raise GraphSchemaError(path, "'scan' is not a string or a list of strings")
+    vocab_size = d.get("vocab_size", cfg.get("d_vocab"))
+    prompt = d.get("input_string", "")
+    return DenseGraphData(
+        adjacency=adjacency, active_features=active, activation_values=activations,
+        selected_features=selected, input_tokens=tokens, logit_tokens=logit_ids,
+        logit_strings=logit_strs, logit_probabilities=probs, n_layers=n_layers,
+        prompt=prompt if isinstance(prompt, str) else "",
+        token_strings=_token_strings(tokenizer, tokens.tolist()),
+        scan=scan, model=str(cfg.get("model_name") or ""),
+        vocab_size=vocab_size if isinstance(vocab_size, int) else None,
+        extra={"layout": layout, "tokenizer_name": tokenizer},
+    )
+
+
+def _logit_targets(path: str | Path, d: dict[str, Any], torch: Any
+                   ) -> tuple[str, list[int], list[str]]:
+    """(layout name, vocab ids, strings) from ``logit_targets`` or v0.1.0's ``logit_tokens``."""
+    key = "logit_targets" if "logit_targets" in d else "logit_tokens"
+    value = d[key]
+    if isinstance(value, torch.Tensor):
+        # v0.1.0 (and some later files) store plain token ids; the engine reads them as targets
+        # with empty strings.
+        ids = _tensor(path, d, key, torch, 1).tolist()
+        return "circuit-tracer-pt-v0.1", [int(i) for i in ids], [""] * len(ids)
+    if not isinstance(value, list):
+        raise GraphSchemaError(path, f"'{key}' is {type(value).__name__}, not a list")
+    ids, strs = [], []
+    for item in value:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+                and isinstance(item[1], int)):
+            raise GraphSchemaError(path, f"'{key}' holds {type(item).__name__}, not LogitTarget")
+        strs.append(item[0])
+        ids.append(item[1])
+    return "circuit-tracer-pt", ids, strs
+
+
+def _token_strings(tokenizer_name: Any, ids: list[int]) -> list[str]:
+    """Decoded prompt tokens when a tokenizer is on disk already, else [] (ids are shown).
+
+    Looks in a local folder named by ``tokenizer_name`` and in the Hugging Face cache only;
+    nothing is downloaded.
+    """
+    if not isinstance(tokenizer_name, str) or not tokenizer_name:
+        return []
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        return []
+    candidate: Any = Path(tokenizer_name) / "tokenizer.json"
+    if not candidate.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return []
+        try:
+            candidate = try_to_load_from_cache(tokenizer_name, "tokenizer.json")
+        except Exception:  # a malformed repo id: treat as "not cached"
+            return []
+    if not isinstance(candidate, (str, Path)) or not Path(candidate).is_file():
+        return []
+    try:
+        tok = Tokenizer.from_file(str(candidate))
+        return [tok.decode([i], skip_special_tokens=False) for i in ids]
+    except Exception:  # a broken tokenizer file must not stop the graph from loading
+        return []

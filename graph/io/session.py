@@ -1,0 +1,157 @@
+"""View state ⇄ ``qParams``: read the viewers' pins and supernodes, write ours back.
+
+The circuit-tracer and Neuronpedia viewers name nodes in ``qParams`` by ``node_id``;
+transformer-circuits.pub data names them by ``jsNodeId``, which can stand for one
+feature at several positions. We read both, and write the viewers' fields in the
+file's own convention plus everything else under the namespaced ``circuitdesk`` key.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..document import Supernode, ViewState, _frozen_map
+from .json_write import graph_to_json, write_json
+from ..model import Graph
+
+NAMESPACE = "circuitdesk"
+SESSION_VERSION = 1
+
+
+class IdResolver:
+    """Maps the ids a ``qParams`` may use (node_id, jsNodeId, our ids) to our unique ids."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._by_file: dict[str, list[str]] = defaultdict(list)
+        self._by_js: dict[str, list[str]] = defaultdict(list)
+        for uid, fid, jid in zip(graph.nodes.ids, graph.nodes.file_ids, graph.nodes.js_ids):
+            self._by_file[fid].append(uid)
+            if jid:
+                self._by_js[jid].append(uid)
+
+    def resolve(self, ref: Any) -> list[str]:
+        """All our ids that ``ref`` names; [] when it names nothing."""
+        if not isinstance(ref, str) or not ref:
+            return []
+        if self.graph.has_node(ref):
+            return [ref]
+        if ref in self._by_file:
+            return self._by_file[ref][:1]
+        return list(self._by_js.get(ref, []))
+
+    def resolve_all(self, refs: Iterable[Any]) -> list[str]:
+        out: dict[str, None] = {}
+        for ref in refs:
+            out.update(dict.fromkeys(self.resolve(ref)))
+        return list(out)
+
+
+def uses_js_ids(graph: Graph) -> bool:
+    """True when the file's own qParams name nodes by jsNodeId (transformer-circuits data)."""
+    return graph.format == "transformer-circuits-json"
+
+
+def state_from_qparams(graph: Graph, qparams: dict[str, Any] | None = None) -> ViewState:
+    """The view state stored in ``qparams`` (default: the graph's own)."""
+    q = graph.qparams if qparams is None else qparams
+    res = IdResolver(graph)
+    raw_ours = q.get(NAMESPACE)
+    ours: dict[str, Any] = raw_ours if isinstance(raw_ours, dict) else {}
+    pinned = res.resolve_all(ours.get("pinned", q.get("pinnedIds") or []))
+    groups = []
+    raw_groups = ours.get("supernodes") or q.get("supernodes") or []
+    for entry in raw_groups if isinstance(raw_groups, list) else []:
+        if isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[0], str):
+            members = tuple(sorted(res.resolve_all(entry[1:])))
+            if members:
+                groups.append(Supernode(entry[0], members))
+    clicked_list = res.resolve(ours.get("clicked", q.get("clickedId")))
+    kwargs: dict[str, Any] = {}
+    for name in ("node_threshold", "edge_threshold"):
+        value = ours.get(name)
+        if isinstance(value, (int, float)) and 0 <= value <= 1:
+            kwargs[name] = float(value)
+        elif name == "node_threshold" and graph.metadata.node_threshold is not None:
+            kwargs[name] = graph.metadata.node_threshold
+    if isinstance(ours.get("pruning"), bool):
+        kwargs["pruning"] = ours["pruning"]
+    elif graph.adjacency is not None:
+        kwargs["pruning"] = True  # a raw engine graph is unreadable unpruned
+    positions = {
+        uid: (float(p[0]), float(p[1]))
+        for ref, p in (ours.get("positions") or {}).items()
+        if isinstance(p, (list, tuple)) and len(p) == 2
+        for uid in res.resolve(ref)
+    }
+    labels = {uid: str(text) for ref, text in (ours.get("labels") or {}).items()
+              for uid in res.resolve(ref)}
+    sg_positions = {
+        str(key): (float(p[0]), float(p[1]))
+        for key, p in (ours.get("subgraph_positions") or {}).items()
+        if isinstance(p, (list, tuple)) and len(p) == 2
+    }
+    return ViewState(
+        pinned=frozenset(pinned),
+        hidden=frozenset(res.resolve_all(ours.get("hidden") or [])),
+        supernodes=tuple(groups),
+        clicked=clicked_list[0] if clicked_list else None,
+        selected=frozenset(clicked_list[:1]),
+        positions=_frozen_map(positions),  # type: ignore[arg-type]
+        labels=_frozen_map(labels),  # type: ignore[arg-type]
+        subgraph_positions=_frozen_map(sg_positions),  # type: ignore[arg-type]
+        **kwargs,
+    )
+
+
+def qparams_from_state(graph: Graph, state: ViewState, extra: dict[str, Any] | None = None
+                       ) -> dict[str, Any]:
+    """``qParams`` the web viewers read (pins, supernodes, clicked) plus our namespaced state."""
+    js = uses_js_ids(graph)
+
+    def viewer_ids(uids: Iterable[str]) -> list[str]:
+        out: dict[str, None] = {}
+        for uid in uids:
+            if graph.has_node(uid):
+                i = graph.index_of(uid)
+                out[graph.nodes.js_ids[i] if js and graph.nodes.js_ids[i] else graph.nodes.file_ids[i]] = None
+        return list(out)
+
+    q = {k: v for k, v in graph.qparams.items() if k != NAMESPACE}
+    q.update(
+        pinnedIds=viewer_ids(sorted(state.pinned)),
+        supernodes=[[s.name, *viewer_ids(s.members)] for s in state.supernodes],
+        clickedId=viewer_ids([state.clicked])[0] if state.clicked else "",
+        linkType=q.get("linkType", "both"),
+    )
+    q.setdefault("sg_pos", "")
+    ours: dict[str, Any] = {
+        "version": SESSION_VERSION,
+        "pinned": sorted(state.pinned),
+        "hidden": sorted(state.hidden),
+        "supernodes": [[s.name, *s.members] for s in state.supernodes],
+        "clicked": state.clicked,
+        "positions": {k: list(v) for k, v in state.positions.items()},
+        "labels": dict(state.labels),
+        "subgraph_positions": {k: list(v) for k, v in state.subgraph_positions.items()},
+        "node_threshold": state.node_threshold,
+        "edge_threshold": state.edge_threshold,
+        "pruning": state.pruning,
+    }
+    if extra:
+        ours.update(extra)
+    q[NAMESPACE] = ours
+    return q
+
+
+def save_session(path: str | Path, graph: Graph, state: ViewState,
+                 extra: dict[str, Any] | None = None) -> None:
+    """Write the graph JSON with the session in ``qParams``; user label edits become ``clerp``."""
+    obj = graph_to_json(graph, qparams=qparams_from_state(graph, state, extra))
+    for uid, node in zip(graph.nodes.ids, obj["nodes"]):  # no mask: one object per row
+        if uid in state.labels:
+            node["clerp"] = state.labels[uid]
+    write_json(path, obj)

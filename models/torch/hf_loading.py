@@ -1,0 +1,149 @@
+"""Find and load a local Hugging Face causal LM and its tokenizer; never downloads.
+
+A model is named by a folder, or by a hub id that is looked up in the local Hugging Face
+cache (``huggingface_hub.scan_cache_dir`` / ``try_to_load_from_cache``). Transcoders are a
+folder, or a hub ref found in circuit-tracer's cache (``$CIRCUIT_TRACER_CACHE_DIR`` or
+``~/.cache/circuit_tracer/<ref>/config.yaml``) or in the Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..protocol import ModelLoadError
+
+SUPPORTED_ARCHITECTURES = (
+    "LlamaForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM", "Qwen2ForCausalLM",
+    "Qwen3ForCausalLM", "MistralForCausalLM",
+)
+
+
+def _hf_snapshot(repo_id: str, marker: str) -> Path | None:
+    """Folder of the cached snapshot of ``repo_id`` that holds ``marker``, if any."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    repo, _, sub = repo_id.partition("//")
+    parts = repo.split("/")
+    if len(parts) > 2:  # "org/name/subfolder" form used by circuit-tracer refs
+        repo, sub = "/".join(parts[:2]), "/".join(parts[2:] + ([sub] if sub else []))
+    repo, _, revision = repo.partition("@")
+    filename = f"{sub}/{marker}" if sub else marker
+    try:
+        hit = try_to_load_from_cache(repo, filename, revision=revision or None)
+    except Exception:  # noqa: BLE001 - invalid repo ids raise assorted validation errors
+        return None
+    if isinstance(hit, str):
+        return Path(hit).parent
+    return None
+
+
+def cached_repos() -> list[str]:
+    """Hub ids of every model repo in the local Hugging Face cache (empty if none)."""
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        info = scan_cache_dir()
+    except Exception:  # noqa: BLE001 - no cache dir, unreadable cache
+        return []
+    return sorted(r.repo_id for r in info.repos if r.repo_type == "model")
+
+
+def resolve_model_dir(ref: str | Path) -> Path:
+    """A local folder with ``config.json`` for ``ref`` (a path or a cached hub id)."""
+    p = Path(ref).expanduser()
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise ModelLoadError(p, "no config.json (not a Hugging Face model folder)")
+        return p
+    hit = _hf_snapshot(str(ref), "config.json")
+    if hit is None:
+        raise ModelLoadError(str(ref), "model folder does not exist and is not in the local "
+                             "Hugging Face cache (nothing is downloaded)")
+    return hit
+
+
+def circuit_tracer_cache_dir() -> Path:
+    env = os.environ.get("CIRCUIT_TRACER_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "circuit_tracer"
+
+
+def resolve_transcoders_dir(ref: str | Path) -> Path:
+    """A local transcoder folder for ``ref`` (a path, or a ref in the engine's or HF's cache)."""
+    p = Path(ref).expanduser()
+    if p.is_dir():
+        return p
+    s = str(ref)
+    for cand in (s, s.replace("//", "/")):
+        c = circuit_tracer_cache_dir() / cand
+        if (c / "config.yaml").is_file():
+            return c
+    hit = _hf_snapshot(s, "config.yaml")
+    if hit is not None:
+        return hit
+    raise ModelLoadError(s, "transcoder folder does not exist and is not in the local "
+                         "circuit-tracer or Hugging Face cache (nothing is downloaded)")
+
+
+def load_hf_model(model_dir: Path, dtype: Any, device: str) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a local folder, eval mode, no grads on parameters."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(model_dir, f"unreadable config.json: {str(exc).splitlines()[0]}") from None
+    arch = (getattr(config, "architectures", None) or ["?"])[0]
+    if arch not in SUPPORTED_ARCHITECTURES:
+        raise ModelLoadError(model_dir, f"architecture {arch} is not supported "
+                             f"(supported: {', '.join(SUPPORTED_ARCHITECTURES)})")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelLoadError(model_dir, f"no usable tokenizer: {str(exc).splitlines()[0]}") from None
+    from transformers.utils import logging as hf_logging
+
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no tqdm on stderr; we report progress ourselves
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            model_dir, local_files_only=True, dtype=dtype, attn_implementation="eager")
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(model_dir, f"cannot load weights: {str(exc).splitlines()[0]}") from None
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+    model.to(device)
+    model.eval()
+    for prm in model.parameters():
+        prm.requires_grad_(False)
+    return model, tokenizer
+
+
+def locate_for_graph(model: str, scan: str | list[str] | None, transcoder_set: str = ""
+                     ) -> tuple[Path, Path]:
+    """Local model and transcoder folders for a graph's metadata, from the local caches only.
+
+    Args:
+        model: The graph's model name (``cfg.model_name`` / JSON ``metadata.info``).
+        scan: The graph's ``scan`` (a transcoder ref such as ``mntss/clt-gemma-2-2b-426k``).
+        transcoder_set: Neuronpedia's transcoder set name, tried after ``scan``.
+
+    Raises:
+        ModelLoadError: Nothing usable is cached (one line naming what was looked for).
+    """
+    if not model:
+        raise ModelLoadError("", "the graph does not name its model")
+    model_dir = resolve_model_dir(model)
+    refs = [s for s in ([scan] if isinstance(scan, str) else list(scan or [])) if s]
+    refs += [transcoder_set] if transcoder_set else []
+    for ref in refs:
+        try:
+            return model_dir, resolve_transcoders_dir(ref)
+        except ModelLoadError:
+            continue
+    raise ModelLoadError(", ".join(refs) or model, "no cached transcoders for this graph "
+                         "(looked in the circuit-tracer and Hugging Face caches)")
