@@ -9,6 +9,9 @@ above it. tests/test_packaging.py checks the built wheel against the source tree
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 from setuptools import setup
@@ -43,8 +46,14 @@ def discover() -> tuple[list[str], dict[str, list[str]]]:
 
 PACKAGES, PACKAGE_DATA = discover()
 
+# A fresh build folder each time: setuptools' in-tree build/lib keeps modules that were moved
+# or deleted since the last build and ships them again.
+BUILD_BASE = tempfile.mkdtemp(prefix="circuitdesk-build-")
+atexit.register(shutil.rmtree, BUILD_BASE, ignore_errors=True)
+
 setup(
     packages=PACKAGES,
     package_dir={f"circuitdesk.{root}": root for root in ROOTS},
     package_data=PACKAGE_DATA,
+    options={"build": {"build_base": BUILD_BASE}},
 )

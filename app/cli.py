@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ..graph.errors import CircuitDeskError
 
 COMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "export_onnx")
-"""Subcommand modules under app/commands; a missing module is skipped."""
+"""Subcommand modules under app/commands."""
 
 EXIT_BAD_INPUT = 2
 
@@ -31,13 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="circuitdesk", description="View, prune and verify attribution graphs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__package__}.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.endswith(f"commands.{name}"):
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"{__package__}.commands.{name}").register(sub)
     return parser
 
 

@@ -9,17 +9,23 @@ from collections.abc import Sequence
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from .error_report import install_excepthook
+from .qt_platform import platform_problem
 from .window import MainWindow
 
 
 def run_app(files: Sequence[str]) -> int:
     """Open the window with ``files`` (or the demo graph on first launch) and run Qt."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if QApplication.instance() is None and (problem := platform_problem()) is not None:
+        print(f"circuitdesk: {problem}", file=sys.stderr)  # instead of Qt's abort text
+        return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("CircuitDesk")
     app.setOrganizationName("CircuitDesk")
     app.setDesktopFileName("circuitdesk")
     window = MainWindow(QSettings())
+    install_excepthook(window.show_error)
     window.show()
     if files:
         QTimer.singleShot(0, lambda: window.open_file(files[0]))

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ..graph.cancel import CancelToken
 from ..graph.errors import Cancelled
+from .error_report import details_of, one_line
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,14 @@ class TaskRunner(QObject):
 
     Signals (all delivered on the GUI thread):
         job_started(str kind), job_progressed(str kind, float, str phase),
-        job_finished(str kind), job_failed(str kind, str message),
+        job_finished(str kind), job_failed(str kind, str message, str details),
         job_cancelled(str kind).
     """
 
     job_started = Signal(str)
     job_progressed = Signal(str, float, str)
     job_finished = Signal(str)
-    job_failed = Signal(str, str)
+    job_failed = Signal(str, str, str)
     job_cancelled = Signal(str)
     # internal: worker -> GUI thread (queued because the runner lives on the GUI thread)
     _progress = Signal(object, float, str)
@@ -168,14 +169,21 @@ class TaskRunner(QObject):
         if isinstance(error, Cancelled) or (error is None and job.token.cancelled):
             self.job_cancelled.emit(job.kind)
         elif error is not None:
-            log.error("%s job failed", job.kind, exc_info=error)
-            if job.on_error:
-                job.on_error(error)
-            self.job_failed.emit(job.kind, str(error) or type(error).__name__)
+            self._fail(job, error)
         else:
-            if job.on_done:
-                job.on_done(result)
-            self.job_finished.emit(job.kind)
+            try:
+                if job.on_done:
+                    job.on_done(result)
+            except Exception as exc:  # noqa: BLE001 - set-up on the GUI thread failed: a failed job
+                self._fail(job, exc)
+            else:
+                self.job_finished.emit(job.kind)
+
+    def _fail(self, job: Job, error: BaseException) -> None:
+        log.error("%s job failed", job.kind, exc_info=error)
+        if job.on_error:
+            job.on_error(error)
+        self.job_failed.emit(job.kind, one_line(error), details_of(error))
 
     def shutdown(self) -> None:
         """Cancel everything and wait for the workers to exit."""

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..graph.document import Document
+from ..graph.errors import CircuitDeskError
 from ..graph.io.load import load_graph
 from ..graph.model import Graph
 from ..graph.analysis.prune import prune
@@ -27,6 +28,7 @@ from ..graph.analysis.scores import graph_scores
 from ..graph.analysis.search import search
 from ..graph.io.session import save_session, state_from_qparams
 from .actions import build_menus
+from .error_report import details_of, one_line
 from .canvas.graph_canvas import GraphCanvas
 from .model_binding import ModelBinding
 from .panels.connections import ConnectionsPanel, DetailPanel
@@ -187,26 +189,32 @@ class MainWindow(ModelBinding, QMainWindow):
 
     def _on_load_error(self, path: str, exc: BaseException) -> None:
         self.progress.hide()
-        message = str(exc) if str(exc) else f"{path}: {type(exc).__name__}"
+        if isinstance(exc, CircuitDeskError) and str(exc):
+            message, details = str(exc), ""  # ours: one line that names the file
+        else:
+            message, details = f"{Path(path).name}: {one_line(exc)}", details_of(exc)
         self.statusBar().showMessage(f"Could not open {Path(path).name}", 10000)
-        self.show_error("Could not open graph", message)
+        self.show_error("Could not open graph", message, details)
         self.load_failed.emit(message)
 
-    def _on_job_failed(self, kind: str, message: str) -> None:
+    def _on_job_failed(self, kind: str, message: str, details: str) -> None:
         self.progress.hide()
         if kind != "load":
-            self.show_error(f"{kind.capitalize()} failed", message)
+            self.show_error(f"{kind.capitalize()} failed", message, details)
 
     def _on_job_cancelled(self, kind: str) -> None:
         self.progress.hide()
         if kind in ("verify", "model-open"):
             self.verify_panel.on_cancelled()
 
-    def show_error(self, title: str, message: str) -> None:
-        """A non-blocking error dialog; the app stays usable behind it."""
+    def show_error(self, title: str, message: str, details: str = "") -> None:
+        """A non-blocking error dialog (the traceback under "Show Details…"); the app stays
+        usable behind it."""
         if self._error_box is not None:
             self._error_box.close()
         box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda _=0: setattr(self, "_error_box", None))
         self._error_box = box

@@ -35,7 +35,9 @@ def test_error_reaches_callback_and_signal(qapp, qtbot) -> None:
 
     with qtbot.waitSignal(runner.job_failed, timeout=5000) as blocker:
         runner.submit("x", work, on_error=errors.append)
-    assert blocker.args == ["x", "boom"] and isinstance(errors[0], ValueError)
+    kind, message, details = blocker.args
+    assert (kind, message) == ("x", "ValueError: boom") and isinstance(errors[0], ValueError)
+    assert details.startswith("Traceback") and "in work" in details and "boom" in details
     runner.shutdown()
 
 
