@@ -68,8 +68,7 @@ def group_selection(window: MenuHost, name: str | None = None) -> None:
         name, ok = QInputDialog.getText(window, "Group", "Name of the supernode:", text=default)
         if not ok or not name:
             return
-    cmd.group(doc, doc.state.selected, name)
-    cmd.pin(doc, doc.state.selected)  # groups live in the subgraph view, which shows pinned nodes
+    cmd.group(doc, doc.state.selected, name, pin=True)
 
 
 def rename_group(window: MenuHost) -> None:

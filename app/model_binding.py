@@ -23,7 +23,7 @@ class ModelBinding:
     backends: dict[tuple[str, str], Any]
     _bound: tuple[int, Any, list[int]] | None
 
-    def show_error(self, title: str, message: str) -> None:
+    def show_error(self, title: str, message: str, details: str = "") -> None:
         raise NotImplementedError
 
 
@@ -67,7 +67,7 @@ class ModelBinding:
             model_dir, tc_dir = find_model(graph, self.remembered_models())
         except ModelLoadError as exc:
             self.show_error("No model for this graph", str(exc))
-            self.verify_panel._ended()
+            self.verify_panel.not_run(f"Not run: {exc}")
             return
         key = (str(model_dir), str(tc_dir))
         cached = self.backends.get(key)
@@ -91,7 +91,7 @@ class ModelBinding:
 
         def failed(exc: BaseException) -> None:
             self.verify_panel.model_label.setText(f"Model: {exc}")
-            self.verify_panel._ended()
+            self.verify_panel.not_run(f"Not run: the model could not be opened ({exc})")
 
         self.verify_panel.model_label.setText(f"Loading model from {model_dir}…")
         self.runner.submit("model-open", work, queue="model", on_done=bound, on_error=failed)

@@ -14,17 +14,27 @@ _light: list[QPalette] = []
 
 
 def _dark_palette() -> QPalette:
+    """Fusion in dark colours, with a distinct disabled group (greyed text, flat controls) and
+    input fields lighter than the window, so check boxes and spin boxes stand out."""
     p = QPalette()
-    base, text, mid = QColor("#1e1f22"), QColor("#d0d0d0"), QColor("#2b2d31")
-    for role, color in ((QPalette.ColorRole.Window, mid), (QPalette.ColorRole.WindowText, text),
-                        (QPalette.ColorRole.Base, base), (QPalette.ColorRole.AlternateBase, mid),
-                        (QPalette.ColorRole.Text, text), (QPalette.ColorRole.Button, mid),
-                        (QPalette.ColorRole.ButtonText, text),
-                        (QPalette.ColorRole.ToolTipBase, mid), (QPalette.ColorRole.ToolTipText, text),
-                        (QPalette.ColorRole.Highlight, QColor("#3d6fb4")),
-                        (QPalette.ColorRole.HighlightedText, QColor("#ffffff")),
-                        (QPalette.ColorRole.PlaceholderText, QColor("#8a8a8a"))):
+    R = QPalette.ColorRole
+    base, text, window = QColor("#474a51"), QColor("#d8d8d8"), QColor("#2b2d31")
+    for role, color in ((R.Window, window), (R.WindowText, text), (R.Base, base),
+                        (R.AlternateBase, QColor("#33363b")), (R.Text, text),
+                        (R.Button, QColor("#3a3d43")), (R.ButtonText, text),
+                        (R.Light, QColor("#5a5e66")), (R.Midlight, QColor("#4a4d54")),
+                        (R.Mid, QColor("#24262a")), (R.Dark, QColor("#1b1c1f")),
+                        (R.Shadow, QColor("#101113")),
+                        (R.ToolTipBase, window), (R.ToolTipText, text),
+                        (R.Highlight, QColor("#3d6fb4")), (R.HighlightedText, QColor("#ffffff")),
+                        (R.PlaceholderText, QColor("#8a8a8a"))):
         p.setColor(role, color)
+    off = QPalette.ColorGroup.Disabled
+    grey = QColor("#74777d")
+    for role in (R.WindowText, R.Text, R.ButtonText, R.HighlightedText, R.PlaceholderText):
+        p.setColor(off, role, grey)
+    for role, color in ((R.Base, window), (R.Button, window), (R.Highlight, QColor("#4a4d54"))):
+        p.setColor(off, role, color)
     return p
 
 

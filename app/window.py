@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
@@ -19,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..graph.document import Document
+from ..graph import document as cmd
+from ..graph.document import TRANSIENT, Document
 from ..graph.errors import CircuitDeskError
 from ..graph.io.load import load_graph
 from ..graph.model import Graph
@@ -75,6 +78,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self._whole_scores: tuple[int, Any] | None = None
         self._error_box: QMessageBox | None = None
         self.restore_box: QMessageBox | None = None
+        self.quit_box: QMessageBox | None = None
         self.canvas = GraphCanvas(parent=self)
         self.setCentralWidget(self.canvas)
         self.connections = ConnectionsPanel(lambda: self.canvas.edge_visible, lambda: self.canvas.share)
@@ -98,6 +102,8 @@ class MainWindow(ModelBinding, QMainWindow):
         self.search_box.setPlaceholderText("Search label, id, L12, token…  (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
         self.search_box.returnPressed.connect(self.run_search)
+        self.search_box.textChanged.connect(lambda text: None if text.strip() else self.clear_search())
+        self.search_box.setMinimumWidth(220)
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.addWidget(self.prune_bar)
@@ -115,11 +121,25 @@ class MainWindow(ModelBinding, QMainWindow):
         self.runner.job_cancelled.connect(self._on_job_cancelled)
         self.runner.job_finished.connect(lambda kind: self.progress.hide())
         self.runner.job_failed.connect(self._on_job_failed)
+        self._close_confirmed = False
+        self._restore_layout()
 
     def set_dark_theme(self, dark: bool) -> None:
         """Switch the whole window's theme and remember it across launches."""
         apply_theme(dark, self.canvas, self.subgraph, self.verify_panel.plot)
         self.settings.setValue("theme", "dark" if dark else "light")
+
+    def _restore_layout(self) -> None:
+        """Window size and dock layout as the user left them (QSettings)."""
+        geometry, layout = self.settings.value("geometry"), self.settings.value("dock_state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if layout is not None:
+            self.restoreState(layout)
+
+    def _save_layout(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("dock_state", self.saveState())
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -134,6 +154,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self.progress.setMaximumWidth(200)
         self.progress.setRange(0, 1000)
         self.progress.hide()
+        self.statusBar().addPermanentWidget(self.prune_bar.scores)  # long text: not in the toolbar
         self.statusBar().addPermanentWidget(self.counts_label)
         self.statusBar().addPermanentWidget(self.progress)
 
@@ -164,8 +185,31 @@ class MainWindow(ModelBinding, QMainWindow):
         self.progress.setFormat(f"{kind}: {phase} %p%")
 
     def _on_loaded(self, path: str, graph: Graph) -> None:
+        """Set the window up for ``graph`` as one transaction: if any part fails, the previous
+        document comes back and the error (naming the file) is shown by the runner."""
         self.progress.hide()
-        self.autosave()  # the graph being replaced keeps its edits
+        if self.doc is not None and self.doc.modified:
+            self.autosave()  # the graph being replaced keeps its edits
+        previous = self.doc.checkpoint() if self.doc is not None else None
+        try:
+            self._install(path, graph)
+        except Exception:
+            if previous is not None and self.doc is not None:
+                try:
+                    self.doc.rollback(previous)
+                except Exception:  # noqa: BLE001 - the error being raised is the one to show
+                    log.exception("could not restore the previous graph")
+            raise
+        self._remember(path)
+        log.info("opened %s: %d nodes, %d links (%s)", path, graph.n_nodes, graph.n_edges,
+                 graph.format)
+        self.setWindowTitle(f"{Path(path).name} — CircuitDesk")
+        note = f" ({len(graph.warnings)} warning(s): {graph.warnings[0]})" if graph.warnings else ""
+        self.statusBar().showMessage(f"Opened {graph.metadata.prompt or Path(path).name!r}{note}", 10000)
+        self._offer_restore(Path(path), graph)
+        self.graph_loaded.emit(path)
+
+    def _install(self, path: str, graph: Graph) -> None:
         state = state_from_qparams(graph)
         self.prune_result = None
         if self.doc is None:
@@ -178,14 +222,6 @@ class MainWindow(ModelBinding, QMainWindow):
             self._on_graph_replaced()
         else:
             self.doc.replace_graph(graph, Path(path), state)
-        self._remember(path)
-        log.info("opened %s: %d nodes, %d links (%s)", path, graph.n_nodes, graph.n_edges,
-                 graph.format)
-        self.setWindowTitle(f"{Path(path).name} — CircuitDesk")
-        note = f" ({len(graph.warnings)} warning(s): {graph.warnings[0]})" if graph.warnings else ""
-        self.statusBar().showMessage(f"Opened {graph.metadata.prompt or Path(path).name!r}{note}", 10000)
-        self._offer_restore(Path(path), graph)
-        self.graph_loaded.emit(path)
 
     def _on_load_error(self, path: str, exc: BaseException) -> None:
         self.progress.hide()
@@ -250,8 +286,8 @@ class MainWindow(ModelBinding, QMainWindow):
     def _on_graph_replaced(self) -> None:
         self._whole_scores = None
         self._bound = None
-        self.verify_panel.invalidate()
-        self.verify_panel.restore(self._saved_verify())
+        self.verify_panel.reset(self._saved_verify())
+        self.clear_search()
         self.request_prune()
         self._update_status()
 
@@ -260,7 +296,8 @@ class MainWindow(ModelBinding, QMainWindow):
                 changed & {"pinned"} and self.doc is not None and self.doc.state.pruning):
             self.request_prune()
         self._update_status()
-        self._autosave_timer.start()
+        if changed - TRANSIENT:
+            self._autosave_timer.start()
 
     def _saved_verify(self) -> dict[str, Any] | None:
         ours = self.doc.graph.qparams.get("circuitdesk") if self.doc is not None else None
@@ -276,7 +313,7 @@ class MainWindow(ModelBinding, QMainWindow):
             self.runner.cancel("prune")
             self.prune_result = None
             self.canvas.set_prune_masks(None, None)
-            self._update_status()
+            self._after_masks()
             self.pruned.emit()
             return
         graph, state = doc.graph, doc.state
@@ -303,8 +340,22 @@ class MainWindow(ModelBinding, QMainWindow):
             f"completeness {sub.completeness:.3f} (graph {whole.completeness:.3f})")
         for w in self.prune_result.warnings:
             self.statusBar().showMessage(w, 8000)
-        self._update_status()
+        self._after_masks()
         self.pruned.emit()
+
+    def _after_masks(self) -> None:
+        """What is shown changed: a clicked or selected node that is no longer drawn stops
+        being the panels' subject, and the panels recompute over the visible edges."""
+        doc = self.doc
+        if doc is not None:
+            shown = {doc.graph.nodes.ids[i] for i in np.flatnonzero(self.canvas.node_visible)}
+            if doc.state.clicked is not None and doc.state.clicked not in shown:
+                cmd.click(doc, None)
+            elif not doc.state.selected <= shown:
+                cmd.select(doc, doc.state.selected & shown)
+        self.connections.refresh()
+        self.details.refresh()
+        self._update_status()
 
     def _update_status(self) -> None:
         doc = self.doc
@@ -326,11 +377,20 @@ class MainWindow(ModelBinding, QMainWindow):
 
     # ---------------------------------------------------------------- search
 
+    def clear_search(self) -> None:
+        """An empty search box: no hits and no stale "N matches" message."""
+        self.canvas.set_search_hits([])
+        if self.statusBar().currentMessage().endswith(" visible") and "match" in self.statusBar().currentMessage():
+            self.statusBar().clearMessage()
+
     def run_search(self) -> None:
         if self.doc is None:
             return
         labels = [self.doc.state.labels.get(i, t) for i, t in zip(self.doc.graph.nodes.ids,
                                                                    self.doc.graph.nodes.label)]
+        if not self.search_box.text().strip():
+            self.clear_search()
+            return
         rows = search(self.doc.graph, self.search_box.text(), labels)
         self.canvas.set_search_hits(rows)
         visible = sum(1 for r in rows if self.canvas.node_visible[r])
@@ -352,6 +412,7 @@ class MainWindow(ModelBinding, QMainWindow):
         except OSError as exc:
             self.show_error("Could not save", f"{path}: {exc.strerror or exc}")
             return
+        self.doc.mark_saved()
         self.statusBar().showMessage(f"Saved {path}", 8000)
 
     def autosave(self) -> None:
@@ -359,8 +420,9 @@ class MainWindow(ModelBinding, QMainWindow):
         if doc is None or doc.path is None or doc.path == demo_graph_path():
             return
         try:
-            if doc.state == state_from_qparams(doc.graph) and not self._autosave_path(doc.path).exists():
-                return  # nothing changed since the file was opened
+            if doc.state.persistent() == state_from_qparams(doc.graph).persistent():
+                self._autosave_path(doc.path).unlink(missing_ok=True)  # back as the file has it
+                return
             write_autosave(self._autosave_path(doc.path), doc.path, doc.graph, doc.state)
         except OSError as exc:
             log.warning("autosave failed: %s", exc)
@@ -373,7 +435,7 @@ class MainWindow(ModelBinding, QMainWindow):
         if not target.exists() or self.doc is None:
             return
         saved = read_autosave(target, graph)
-        if saved is None or saved == self.doc.state:
+        if saved is None or saved.persistent() == self.doc.state.persistent():
             return
         box = QMessageBox(QMessageBox.Icon.Question, "Restore session?",
                           f"{path.name} has unsaved view changes from an earlier session "
@@ -404,8 +466,12 @@ class MainWindow(ModelBinding, QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._close_confirmed and self._ask_before_close():
+            event.ignore()
+            return
         self._autosave_timer.stop()
         self.autosave()
+        self._save_layout()
         self.runner.shutdown()
         QThreadPool.globalInstance().waitForDone(10000)  # edge images being rendered
         for backend in self.backends.values():
@@ -413,3 +479,36 @@ class MainWindow(ModelBinding, QMainWindow):
         self.backends.clear()
         self.canvas.detach()
         super().closeEvent(event)
+
+    def _ask_before_close(self) -> bool:
+        """Open a Save / Discard / Cancel question when the view has unsaved changes (the demo
+        included); True means the close waits for the answer."""
+        doc = self.doc
+        if doc is None or not doc.modified or self.settings.value("ask_before_quit", True) in (
+                False, "false"):
+            return False
+        box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
+                          f"Save the session of {doc.path.name if doc.path else 'this graph'} "
+                          "before closing? (pins, groups, positions, labels)",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(code: int) -> None:
+            self.quit_box = None
+            if code == QMessageBox.StandardButton.Save:
+                self.save_session_as()
+                if doc.modified:
+                    return  # the save dialog was cancelled: keep the window
+            elif code != QMessageBox.StandardButton.Discard:
+                return
+            elif doc.path is not None:
+                self._autosave_path(doc.path).unlink(missing_ok=True)
+                doc.mark_saved()
+            self._close_confirmed = True
+            self.close()
+
+        box.finished.connect(answered)
+        self.quit_box = box
+        box.open()
+        return True

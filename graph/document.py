@@ -53,6 +53,26 @@ class ViewState:
     def changed_fields(self, other: ViewState) -> frozenset[str]:
         return frozenset(f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name))
 
+    def persistent(self) -> ViewState:
+        """This state without the selection and the clicked node (what sessions keep)."""
+        return replace(self, selected=frozenset(), clicked=None)
+
+
+TRANSIENT = frozenset({"selected", "clicked"})
+"""Fields a user does not expect to undo or to be asked to save: what is selected."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A document as it was (see :meth:`Document.checkpoint`)."""
+
+    graph: Graph
+    path: Path | None
+    state: ViewState
+    undo: tuple[tuple[ViewState, str], ...]
+    redo: tuple[tuple[ViewState, str], ...]
+    saved: ViewState
+
 
 class Document:
     """Holds the graph and view state; announces changes through psygnal signals.
@@ -60,6 +80,9 @@ class Document:
     Signals:
         state_changed(frozenset[str]): names of the ViewState fields that changed.
         graph_replaced(): a new graph was set (the state was reset too).
+
+    Selection and clicks (:data:`TRANSIENT`) change the state without an undo step and
+    without making the document :attr:`modified`; undo and redo keep the current selection.
     """
 
     state_changed = Signal(frozenset)
@@ -72,10 +95,24 @@ class Document:
         self._undo: list[tuple[ViewState, str]] = []
         self._redo: list[tuple[ViewState, str]] = []
         self._last_key: str | None = None
+        self._saved = self._state.persistent()
 
     @property
     def state(self) -> ViewState:
         return self._state
+
+    @property
+    def modified(self) -> bool:
+        """Whether anything a session keeps changed since the file was opened or saved."""
+        return self._state.persistent() != self._saved
+
+    def mark_saved(self) -> None:
+        """The current state is on disk (a session was written)."""
+        self._saved = self._state.persistent()
+
+    def end_merge(self) -> None:
+        """The current gesture (a slider or node drag) ended: the next edit is a new step."""
+        self._last_key = None
 
     def apply(self, new: ViewState, description: str, *, merge_key: str | None = None) -> None:
         """Make ``new`` the current state, recording the old one for undo.
@@ -86,10 +123,11 @@ class Document:
         changed = new.changed_fields(self._state)
         if not changed:
             return
-        if merge_key is None or merge_key != self._last_key or not self._undo:
-            self._undo.append((self._state, description))
-        self._last_key = merge_key
-        self._redo.clear()
+        if changed - TRANSIENT:
+            if merge_key is None or merge_key != self._last_key or not self._undo:
+                self._undo.append((self._state, description))
+            self._last_key = merge_key
+            self._redo.clear()
         self._state = new
         self.state_changed.emit(changed)
 
@@ -104,6 +142,9 @@ class Document:
             return False
         state, description = src.pop()
         dst.append((self._state, description))
+        hidden = state.hidden
+        state = replace(state, selected=self._state.selected - hidden,
+                        clicked=None if self._state.clicked in hidden else self._state.clicked)
         changed = state.changed_fields(self._state)
         self._state = state
         self._last_key = None
@@ -124,6 +165,18 @@ class Document:
     def redo_text(self) -> str:
         return self._redo[-1][1] if self._redo else ""
 
+    def checkpoint(self) -> Checkpoint:
+        """Everything :meth:`rollback` needs to bring this document back as it is now."""
+        return Checkpoint(self.graph, self.path, self._state, tuple(self._undo),
+                          tuple(self._redo), self._saved)
+
+    def rollback(self, saved: Checkpoint) -> None:
+        """Undo a :meth:`replace_graph` whose set-up failed: the old graph, state and history."""
+        self.graph, self.path, self._state = saved.graph, saved.path, saved.state
+        self._undo, self._redo = list(saved.undo), list(saved.redo)
+        self._saved, self._last_key = saved.saved, None
+        self.graph_replaced.emit()
+
     def replace_graph(self, graph: Graph, path: Path | None, state: ViewState | None = None) -> None:
         self.graph = graph
         self.path = path
@@ -131,6 +184,7 @@ class Document:
         self._undo.clear()
         self._redo.clear()
         self._last_key = None
+        self._saved = self._state.persistent()
         self.graph_replaced.emit()
 
 
@@ -141,13 +195,16 @@ def _known(doc: Document, ids: Iterable[str]) -> frozenset[str]:
     return frozenset(i for i in ids if doc.graph.has_node(i))
 
 
-def set_thresholds(doc: Document, node_threshold: float, edge_threshold: float) -> None:
+def set_thresholds(doc: Document, node_threshold: float, edge_threshold: float, *,
+                   gesture: str = "thresholds") -> None:
+    """Consecutive changes within one ``gesture`` (a drag of one slider) are one undo step;
+    :meth:`Document.end_merge` ends the gesture."""
     for name, value in (("node", node_threshold), ("edge", edge_threshold)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} threshold {value} is outside [0, 1]")
     doc.apply(replace(doc.state, node_threshold=float(node_threshold),
                       edge_threshold=float(edge_threshold)), "Change thresholds",
-              merge_key="thresholds")
+              merge_key=gesture)
 
 
 def set_pruning(doc: Document, enabled: bool) -> None:
@@ -230,8 +287,12 @@ def set_label(doc: Document, node_id: str, label: str) -> None:
     doc.apply(replace(doc.state, labels=_frozen_map(labels)), "Edit label")  # type: ignore[arg-type]
 
 
-def group(doc: Document, ids: Iterable[str], name: str) -> None:
-    """Make a supernode of ``ids``; a node belongs to at most one group."""
+def group(doc: Document, ids: Iterable[str], name: str, *, pin: bool = False) -> None:
+    """Make a supernode of ``ids``; a node belongs to at most one group.
+
+    With ``pin``, the members are pinned in the same undo step (groups live in the subgraph
+    view, which shows pinned nodes).
+    """
     members = tuple(sorted(_known(doc, ids)))
     if not members:
         return
@@ -240,7 +301,9 @@ def group(doc: Document, ids: Iterable[str], name: str) -> None:
         Supernode(s.name, tuple(m for m in s.members if m not in taken)) for s in doc.state.supernodes
     )
     rest = tuple(s for s in rest if s.members)
-    doc.apply(replace(doc.state, supernodes=rest + (Supernode(name, members),)), "Group")
+    pinned = doc.state.pinned | frozenset(members) if pin else doc.state.pinned
+    doc.apply(replace(doc.state, supernodes=rest + (Supernode(name, members),), pinned=pinned),
+              "Group")
 
 
 def ungroup(doc: Document, name: str) -> None:

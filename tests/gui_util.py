@@ -14,6 +14,7 @@ def make_window(qtbot: Any, tmp_path: Path, size: tuple[int, int] = (1400, 900))
     """A shown main window whose settings and autosaves live in ``tmp_path``."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("autosave_dir", str(tmp_path / "autosave"))
+    settings.setValue("ask_before_quit", False)
     window = MainWindow(settings)
     window.resize(*size)
     qtbot.addWidget(window)

@@ -43,6 +43,7 @@ def window(qtbot, tmp_path: Path, traced):  # type: ignore[no-untyped-def]
     model, tc, path = traced
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("autosave_dir", str(tmp_path / "autosave"))
+    settings.setValue("ask_before_quit", False)
     w = MainWindow(settings)
     qtbot.addWidget(w)
     w.show()

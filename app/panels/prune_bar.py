@@ -15,6 +15,8 @@ class ThresholdControl(QWidget):
     """A slider and a spin box bound to one threshold in [0, 1]."""
 
     value_changed = Signal(float)
+    gesture_ended = Signal()
+    """A slider drag was released or a typed value committed: the next change is a new undo step."""
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,6 +35,8 @@ class ThresholdControl(QWidget):
         layout.addWidget(self.spin)
         self.slider.valueChanged.connect(lambda v: self._emit(v / STEPS))
         self.spin.valueChanged.connect(self._emit)
+        self.slider.sliderReleased.connect(self.gesture_ended)
+        self.spin.editingFinished.connect(self.gesture_ended)
         self._echo = False
 
     def set_value(self, value: float) -> None:
@@ -65,8 +69,10 @@ class PruneBar(QWidget):
         for w in (self.enabled, self.node, self.edge, self.scores):
             layout.addWidget(w)
         self.enabled.toggled.connect(self._on_enabled)
-        self.node.value_changed.connect(self._on_threshold)
-        self.edge.value_changed.connect(self._on_threshold)
+        self.node.value_changed.connect(lambda _v: self._on_threshold("node threshold"))
+        self.edge.value_changed.connect(lambda _v: self._on_threshold("edge threshold"))
+        for control in (self.node, self.edge):
+            control.gesture_ended.connect(lambda: self.doc is not None and self.doc.end_merge())
 
     def set_document(self, doc: Document) -> None:
         self.doc = doc
@@ -94,6 +100,6 @@ class PruneBar(QWidget):
         if self.doc is not None:
             cmd.set_pruning(self.doc, on)
 
-    def _on_threshold(self, _value: float) -> None:
+    def _on_threshold(self, gesture: str) -> None:
         if self.doc is not None:
-            cmd.set_thresholds(self.doc, self.node.value(), self.edge.value())
+            cmd.set_thresholds(self.doc, self.node.value(), self.edge.value(), gesture=gesture)

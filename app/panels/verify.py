@@ -102,7 +102,10 @@ class VerifyPanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.itemSelectionChanged.connect(self._show_tokens)
+        self.table.itemSelectionChanged.connect(self._select_node)
         self.plot = pg.PlotWidget(background="w")
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).enableAutoSIPrefix(False)  # no "(x1e-06)" on an empty plot
         self.plot.setLabel("bottom", "predicted Δ target logit")
         self.plot.setLabel("left", "observed Δ")
         self.scatter = pg.ScatterPlotItem(size=7, pen=pg.mkPen(40, 40, 40))
@@ -202,7 +205,8 @@ class VerifyPanel(QWidget):
 
         w.with_backend(lambda backend, ids: w.runner.submit(
             "verify", lambda **kw: work(backend, ids, **kw), queue="model",
-            on_partial=self._add_rows, on_done=self._done, on_error=lambda e: self._ended()))
+            on_partial=self._add_rows, on_done=self._done,
+            on_error=lambda e: self.not_run(f"Failed after {len(self.rows)} claim(s): {e}")))
 
     def cancel(self) -> None:
         if self.window_.runner.is_running("verify"):
@@ -217,6 +221,39 @@ class VerifyPanel(QWidget):
     def on_cancelled(self) -> None:
         self.summary.setText(f"Cancelled after {len(self.rows)} claim(s).")
         self._ended()
+
+    def not_run(self, reason: str) -> None:
+        """A run could not start or failed: back to idle, saying why."""
+        self.summary.setText(reason)
+        self._ended()
+
+    def reset(self, saved: dict[str, Any] | None) -> None:
+        """Another graph is open: nothing of the previous one stays (model, results, text)."""
+        self.invalidate()
+        self.model_label.setText("Model: not loaded")
+        self.summary.setText("")
+        self.tokens.setText("")
+        self.steer_edit.clear()
+        self._ended()
+        self.restore(saved)
+
+    def _select_node(self) -> None:
+        """A result row selects its feature (or its supernode's members) on the canvas."""
+        from ...graph import document as cmd
+
+        doc = self.window_.doc
+        items = self.table.selectedItems()
+        if doc is None or not items:
+            return
+        index = self.table.item(items[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+        if index is None or not 0 <= int(index) < len(self.rows):
+            return
+        key = self.rows[int(index)].key
+        if doc.graph.has_node(key):
+            cmd.click(doc, key)
+        elif key.startswith("group:"):
+            members = next((s.members for s in doc.state.supernodes if f"group:{s.name}" == key), ())
+            cmd.select(doc, members)
 
     def _ended(self) -> None:
         self.run_button.setEnabled(True)
@@ -252,9 +289,11 @@ class VerifyPanel(QWidget):
         brushes = [pg.mkBrush(VERDICT_COLORS.get(r.verdict, "#333333"))
                    for r, good in zip(self.rows, ok) if good]
         self.scatter.setData(x=p[ok], y=o[ok], brush=brushes)
-        lim = float(max(np.abs(p[ok]).max(initial=0), np.abs(o[ok]).max(initial=0), 1e-6)) * 1.1
+        lim = float(max(np.abs(p[ok]).max(initial=0), np.abs(o[ok]).max(initial=0))) * 1.1
+        lim = lim if lim > 0 else 1.0  # an empty plot shows a plain ±1 frame
         self.diagonal.setData([-lim, lim], [-lim, lim])
         if not self.rows:
+            self.plot.setRange(xRange=(-lim, lim), yRange=(-lim, lim), padding=0)
             return
         s = summarise(p, o)
         counts = ", ".join(f"{n} {v}" for v, n in sorted(s.verdicts.items()))

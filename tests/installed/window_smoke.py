@@ -38,6 +38,7 @@ def main() -> int:
     app = QApplication([])
     settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
     settings.setValue("autosave_dir", str(work / "autosave"))
+    settings.setValue("ask_before_quit", False)
     window = MainWindow(settings)
     window.resize(1600, 1000)
     window.show()
