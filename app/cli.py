@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from ..graph.errors import CircuitDeskError
 
-COMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "export_onnx")
+COMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "faithfulness",
+            "export_onnx")
 """Subcommand modules under app/commands."""
 
 EXIT_BAD_INPUT = 2

@@ -20,6 +20,7 @@ class ModelBinding:
     settings: Any
     runner: Any
     verify_panel: Any
+    bound_model_dir: str | None
     backends: dict[tuple[str, str], Any]
     _bound: tuple[int, Any, list[int]] | None
 
@@ -51,8 +52,10 @@ class ModelBinding:
             self.remember_model(graph_key(self.doc.graph), model, tcs)
             self._bound = None
 
-    def with_backend(self, then: Any) -> None:
-        """Call ``then(backend, input_ids)`` on the GUI thread once this graph's model is open."""
+    def with_backend(self, then: Any, failed: Any = None) -> None:
+        """Call ``then(backend, input_ids)`` on the GUI thread once this graph's model is open;
+        ``failed(reason)`` (default: the verify panel's) when it cannot be opened."""
+        not_run = failed or self.verify_panel.not_run
         from ..models.locate import find_model
         from ..models.protocol import ModelLoadError
 
@@ -67,7 +70,7 @@ class ModelBinding:
             model_dir, tc_dir = find_model(graph, self.remembered_models())
         except ModelLoadError as exc:
             self.show_error("No model for this graph", str(exc))
-            self.verify_panel.not_run(f"Not run: {exc}")
+            not_run(f"Not run: {exc}")
             return
         key = (str(model_dir), str(tc_dir))
         cached = self.backends.get(key)
@@ -85,13 +88,14 @@ class ModelBinding:
             self.backends[key] = backend
             if self.doc is not None and self.doc.graph is graph:
                 self._bound = (id(graph), backend, ids)
+                self.bound_model_dir = str(model_dir)
                 self.verify_panel.model_label.setText(
                     f"Model: {model_dir} · transcoders: {tc_dir} · backend {backend.name}")
                 then(backend, ids)
 
         def failed(exc: BaseException) -> None:
             self.verify_panel.model_label.setText(f"Model: {exc}")
-            self.verify_panel.not_run(f"Not run: the model could not be opened ({exc})")
+            not_run(f"Not run: the model could not be opened ({exc})")
 
         self.verify_panel.model_label.setText(f"Loading model from {model_dir}…")
         self.runner.submit("model-open", work, queue="model", on_done=bound, on_error=failed)

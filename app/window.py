@@ -41,6 +41,7 @@ from .session_io import autosave_path, read_autosave, write_autosave
 from .panels.subgraph import SubgraphView
 from .tasks import TaskRunner
 from .theme import apply_theme
+from .panels.faithfulness import FaithfulnessPanel
 from .panels.verify import VerifyPanel
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,17 @@ class MainWindow(ModelBinding, QMainWindow):
         self.backends: dict[tuple[str, str], Any] = {}
         self._bound: tuple[int, Any, list[int]] | None = None
         self.verify_panel = VerifyPanel(self, self)
+        self.bound_model_dir: str | None = None
+        self.faithfulness = FaithfulnessPanel(self, self)
         self.docks = {name: self._dock(title, widget, area) for name, title, widget, area in (
             ("connections", "Connections", self.connections, Qt.DockWidgetArea.RightDockWidgetArea),
             ("details", "Node", self.details, Qt.DockWidgetArea.RightDockWidgetArea),
             ("subgraph", "Subgraph (pinned)", self.subgraph, Qt.DockWidgetArea.BottomDockWidgetArea),
             ("verify", "Verify on the model", self.verify_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
+            ("faithfulness", "Circuit test", self.faithfulness, Qt.DockWidgetArea.BottomDockWidgetArea),
         )}
         self.tabifyDockWidget(self.docks["subgraph"], self.docks["verify"])
+        self.tabifyDockWidget(self.docks["verify"], self.docks["faithfulness"])
         self.docks["subgraph"].raise_()
         self.resizeDocks([self.docks["subgraph"]], [300], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["connections"]], [340], Qt.Orientation.Horizontal)
@@ -127,6 +132,7 @@ class MainWindow(ModelBinding, QMainWindow):
     def set_dark_theme(self, dark: bool) -> None:
         """Switch the whole window's theme and remember it across launches."""
         apply_theme(dark, self.canvas, self.subgraph, self.verify_panel.plot)
+        self.faithfulness.plot.setBackground(self.canvas.theme.background)
         self.settings.setValue("theme", "dark" if dark else "light")
 
     def _restore_layout(self) -> None:
@@ -240,8 +246,11 @@ class MainWindow(ModelBinding, QMainWindow):
 
     def _on_job_cancelled(self, kind: str) -> None:
         self.progress.hide()
-        if kind in ("verify", "model-open"):
+        if kind == "verify" or (kind == "model-open" and self.verify_panel.cancel_button.isEnabled()):
             self.verify_panel.on_cancelled()
+        if kind == "faithfulness" or (kind == "model-open"
+                                      and self.faithfulness.cancel_button.isEnabled()):
+            self.faithfulness.on_cancelled()
 
     def show_error(self, title: str, message: str, details: str = "") -> None:
         """A non-blocking error dialog (the traceback under "Show Details…"); the app stays
@@ -286,7 +295,9 @@ class MainWindow(ModelBinding, QMainWindow):
     def _on_graph_replaced(self) -> None:
         self._whole_scores = None
         self._bound = None
+        self.bound_model_dir = None
         self.verify_panel.reset(self._saved_verify())
+        self.faithfulness.reset(self._saved_ours("faithfulness"))
         self.clear_search()
         self.request_prune()
         self._update_status()
@@ -300,8 +311,12 @@ class MainWindow(ModelBinding, QMainWindow):
             self._autosave_timer.start()
 
     def _saved_verify(self) -> dict[str, Any] | None:
+        return self._saved_ours("verify")
+
+    def _saved_ours(self, key: str) -> Any:
+        """What a saved session of ours holds under ``key`` (None when absent)."""
         ours = self.doc.graph.qparams.get("circuitdesk") if self.doc is not None else None
-        return ours.get("verify") if isinstance(ours, dict) else None
+        return ours.get(key) if isinstance(ours, dict) else None
 
     def request_prune(self) -> None:
         """Re-prune off the GUI thread; a newer request cancels this one (and stale verifies)."""
@@ -408,7 +423,8 @@ class MainWindow(ModelBinding, QMainWindow):
                 return
         try:
             save_session(path, self.doc.graph, self.doc.state,
-                         extra={"verify": self.verify_panel.results_json()})
+                         extra={"verify": self.verify_panel.results_json(),
+                                "faithfulness": self.faithfulness.results_json()})
         except OSError as exc:
             self.show_error("Could not save", f"{path}: {exc.strerror or exc}")
             return

@@ -22,7 +22,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOTS = ("app", "graph", "models", "resources")
-SUBCOMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "export-onnx")
+SUBCOMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "faithfulness",
+               "export-onnx")
 
 
 def _source_files() -> set[str]:
@@ -102,7 +103,7 @@ def readme_commands() -> list[str]:
 def concrete(line: str, demo: Path) -> list[str]:
     """A README line with its placeholders filled in for the bundled demo."""
     line = re.sub(r"\[([^\]]*)\]", lambda m: m.group(1), line)  # use the optional parts too
-    line = re.sub(r"(--freeze) (\w+)(\|[\w-]+)+", r"\1 \2", line)  # first of the alternatives
+    line = re.sub(r"(--[\w-]+) (\w+)(\|[\w:-]+)+", r"\1 \2", line)  # first of the alternatives
     words = shlex.split(line)
     subs = {"graph.json": demo / "graphs" / "capital-france_plt.json",
             "graph.pt": demo / "graphs" / "capital-france_plt.pt",
