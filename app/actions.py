@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMenu, QMenuBar, QStatusBar, QWidget
 
 from ..graph import document as cmd
+from . import labels_actions
 
 
 class MenuHost(Protocol):
@@ -145,6 +146,11 @@ def build_menus(window: MenuHost) -> None:
     _add(window, e, "Reset Node &Positions", _with_doc(window, cmd.reset_positions))
     _add(window, e, "Select &All Visible", _with_doc(window, lambda d: cmd.select(
         d, [d.graph.nodes.ids[i] for i in window.canvas.node_visible.nonzero()[0]])), "Ctrl+A")
+
+    t = bar.addMenu("&Tools")
+    _add(window, t, "Build Feature &Dashboards…", lambda: labels_actions.build_dashboards(window))
+    _add(window, t, "Cancel Dashboard Build", lambda: window.runner.cancel("dashboards"))
+    _add(window, t, "&Import Feature Labels…", lambda: labels_actions.import_labels(window))
 
     v = bar.addMenu("&View")
     _add(window, v, "&Reset View", window.canvas.reset_view, "Ctrl+0")

@@ -21,6 +21,7 @@ class ModelBinding:
     runner: Any
     verify_panel: Any
     bound_model_dir: str | None
+    bound_transcoders_dir: str | None
     backends: dict[tuple[str, str], Any]
     _bound: tuple[int, Any, list[int]] | None
 
@@ -32,6 +33,22 @@ class ModelBinding:
         value = self.settings.value("models")
         return {str(k): (str(v[0]), str(v[1])) for k, v in (value or {}).items()
                 if isinstance(v, (list, tuple)) and len(v) == 2}
+
+    def remembered_dashboards(self) -> dict[str, str]:
+        """Dashboards files chosen per model (graph key → path)."""
+        value = self.settings.value("dashboards")
+        return {str(k): str(v) for k, v in (value or {}).items()} if isinstance(value, dict) else {}
+
+    def remember_dashboards(self, key: str, path: str) -> None:
+        dbs = self.remembered_dashboards()
+        dbs[key] = path
+        self.settings.setValue("dashboards", dbs)
+
+    def label_store_path(self) -> str:
+        """The imported-labels store (setting ``label_store``, else the user's data folder)."""
+        from ..graph.io.labels import default_label_store
+
+        return str(self.settings.value("label_store") or default_label_store())
 
     def remember_model(self, key: str, model_dir: str, transcoders_dir: str) -> None:
         models = self.remembered_models()
@@ -88,7 +105,7 @@ class ModelBinding:
             self.backends[key] = backend
             if self.doc is not None and self.doc.graph is graph:
                 self._bound = (id(graph), backend, ids)
-                self.bound_model_dir = str(model_dir)
+                self.bound_model_dir, self.bound_transcoders_dir = str(model_dir), str(tc_dir)
                 self.verify_panel.model_label.setText(
                     f"Model: {model_dir} · transcoders: {tc_dir} · backend {backend.name}")
                 then(backend, ids)

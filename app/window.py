@@ -41,6 +41,7 @@ from .session_io import autosave_path, read_autosave, write_autosave
 from .panels.subgraph import SubgraphView
 from .tasks import TaskRunner
 from .theme import apply_theme
+from .labels_lookup import find_labels
 from .panels.faithfulness import FaithfulnessPanel
 from .panels.verify import VerifyPanel
 
@@ -89,7 +90,10 @@ class MainWindow(ModelBinding, QMainWindow):
         self._bound: tuple[int, Any, list[int]] | None = None
         self.verify_panel = VerifyPanel(self, self)
         self.bound_model_dir: str | None = None
+        self.bound_transcoders_dir: str | None = None
         self.faithfulness = FaithfulnessPanel(self, self)
+        self.dashboards: Any = None
+        self.details.dashboard_of = self.dashboard_of
         self.docks = {name: self._dock(title, widget, area) for name, title, widget, area in (
             ("connections", "Connections", self.connections, Qt.DockWidgetArea.RightDockWidgetArea),
             ("details", "Node", self.details, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -128,6 +132,17 @@ class MainWindow(ModelBinding, QMainWindow):
         self.runner.job_failed.connect(self._on_job_failed)
         self._close_confirmed = False
         self._restore_layout()
+
+    def dashboard_of(self, row: int) -> Any:
+        """The open graph's dashboard of feature node ``row`` (None without dashboards)."""
+        if self.doc is None or self.dashboards is None:
+            return None
+        n = self.doc.graph.nodes
+        try:
+            return self.dashboards.dashboard(int(n.layer[row]), int(n.feature[row]))
+        except Exception:  # noqa: BLE001 - a damaged file: the panel shows no dashboard
+            log.warning("cannot read dashboards %s", self.dashboards.path, exc_info=True)
+            return None
 
     def set_dark_theme(self, dark: bool) -> None:
         """Switch the whole window's theme and remember it across launches."""
@@ -179,18 +194,22 @@ class MainWindow(ModelBinding, QMainWindow):
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
         self.progress.setValue(0)
         self.progress.show()
-        self.runner.submit(
-            "load", lambda progress, cancel: load_graph(path, progress=progress, cancel=cancel),
-            on_done=lambda graph: self._on_loaded(path, graph),
-            on_error=lambda exc: self._on_load_error(path, exc),
-        )
+        models, dbs, store = self.remembered_models(), self.remembered_dashboards(), \
+            self.label_store_path()
+
+        def work(*, progress: Any, cancel: Any) -> tuple[Graph, Any]:
+            graph = load_graph(path, progress=progress, cancel=cancel)
+            return graph, find_labels(graph, store, models, dbs)
+
+        self.runner.submit("load", work, on_done=lambda got: self._on_loaded(path, *got),
+                           on_error=lambda exc: self._on_load_error(path, exc))
 
     def _on_progress(self, kind: str, fraction: float, phase: str) -> None:
         self.progress.show()
         self.progress.setValue(int(fraction * 1000))
         self.progress.setFormat(f"{kind}: {phase} %p%")
 
-    def _on_loaded(self, path: str, graph: Graph) -> None:
+    def _on_loaded(self, path: str, graph: Graph, labels: Any = None) -> None:
         """Set the window up for ``graph`` as one transaction: if any part fails, the previous
         document comes back and the error (naming the file) is shown by the runner."""
         self.progress.hide()
@@ -198,7 +217,7 @@ class MainWindow(ModelBinding, QMainWindow):
             self.autosave()  # the graph being replaced keeps its edits
         previous = self.doc.checkpoint() if self.doc is not None else None
         try:
-            self._install(path, graph)
+            self._install(path, graph, labels)
         except Exception:
             if previous is not None and self.doc is not None:
                 try:
@@ -215,11 +234,13 @@ class MainWindow(ModelBinding, QMainWindow):
         self._offer_restore(Path(path), graph)
         self.graph_loaded.emit(path)
 
-    def _install(self, path: str, graph: Graph) -> None:
+    def _install(self, path: str, graph: Graph, labels: Any = None) -> None:
         state = state_from_qparams(graph)
         self.prune_result = None
+        auto, self.dashboards = labels if labels is not None else ({}, None)
         if self.doc is None:
             self.doc = Document(graph, Path(path), state)
+            self.doc.auto_labels = auto
             # widgets first, so they have redrawn the new graph before the window re-prunes
             for widget in (self.canvas, self.connections, self.details, self.subgraph, self.prune_bar):
                 widget.set_document(self.doc)
@@ -227,7 +248,7 @@ class MainWindow(ModelBinding, QMainWindow):
             self.doc.graph_replaced.connect(self._on_graph_replaced)
             self._on_graph_replaced()
         else:
-            self.doc.replace_graph(graph, Path(path), state)
+            self.doc.replace_graph(graph, Path(path), state, auto)
 
     def _on_load_error(self, path: str, exc: BaseException) -> None:
         self.progress.hide()
@@ -248,6 +269,8 @@ class MainWindow(ModelBinding, QMainWindow):
         self.progress.hide()
         if kind == "verify" or (kind == "model-open" and self.verify_panel.cancel_button.isEnabled()):
             self.verify_panel.on_cancelled()
+        if kind == "dashboards":
+            self.statusBar().showMessage("Dashboard build cancelled; build again to resume", 8000)
         if kind == "faithfulness" or (kind == "model-open"
                                       and self.faithfulness.cancel_button.isEnabled()):
             self.faithfulness.on_cancelled()
@@ -295,7 +318,7 @@ class MainWindow(ModelBinding, QMainWindow):
     def _on_graph_replaced(self) -> None:
         self._whole_scores = None
         self._bound = None
-        self.bound_model_dir = None
+        self.bound_model_dir = self.bound_transcoders_dir = None
         self.verify_panel.reset(self._saved_verify())
         self.faithfulness.reset(self._saved_ours("faithfulness"))
         self.clear_search()

@@ -72,6 +72,7 @@ class Checkpoint:
     undo: tuple[tuple[ViewState, str], ...]
     redo: tuple[tuple[ViewState, str], ...]
     saved: ViewState
+    auto_labels: Mapping[str, str]
 
 
 class Document:
@@ -96,6 +97,9 @@ class Document:
         self._redo: list[tuple[ViewState, str]] = []
         self._last_key: str | None = None
         self._saved = self._state.persistent()
+        self.auto_labels: Mapping[str, str] = {}
+        """Labels of nodes the file leaves unlabelled: imported, or from feature dashboards
+        (node id → label); shown below the user's and the file's own."""
 
     @property
     def state(self) -> ViewState:
@@ -109,6 +113,11 @@ class Document:
     def mark_saved(self) -> None:
         """The current state is on disk (a session was written)."""
         self._saved = self._state.persistent()
+
+    def set_auto_labels(self, labels: Mapping[str, str]) -> None:
+        """New automatic labels (dashboards built, labels imported); not an undo step."""
+        self.auto_labels = dict(labels)
+        self.state_changed.emit(frozenset({"labels"}))
 
     def end_merge(self) -> None:
         """The current gesture (a slider or node drag) ended: the next edit is a new step."""
@@ -168,17 +177,20 @@ class Document:
     def checkpoint(self) -> Checkpoint:
         """Everything :meth:`rollback` needs to bring this document back as it is now."""
         return Checkpoint(self.graph, self.path, self._state, tuple(self._undo),
-                          tuple(self._redo), self._saved)
+                          tuple(self._redo), self._saved, dict(self.auto_labels))
 
     def rollback(self, saved: Checkpoint) -> None:
         """Undo a :meth:`replace_graph` whose set-up failed: the old graph, state and history."""
         self.graph, self.path, self._state = saved.graph, saved.path, saved.state
         self._undo, self._redo = list(saved.undo), list(saved.redo)
         self._saved, self._last_key = saved.saved, None
+        self.auto_labels = saved.auto_labels
         self.graph_replaced.emit()
 
-    def replace_graph(self, graph: Graph, path: Path | None, state: ViewState | None = None) -> None:
+    def replace_graph(self, graph: Graph, path: Path | None, state: ViewState | None = None,
+                      auto_labels: Mapping[str, str] | None = None) -> None:
         self.graph = graph
+        self.auto_labels = dict(auto_labels or {})
         self.path = path
         self._state = state or ViewState()
         self._undo.clear()
@@ -317,6 +329,16 @@ def rename_group(doc: Document, old: str, new: str) -> None:
 
 
 def display_label(doc: Document, index: int) -> str:
-    """The label the user sees for node ``index``: their edit, else the file's."""
+    """The label the user sees for node ``index``: their edit, else the file's, else the
+    automatic one (from feature dashboards or imported labels)."""
     nid = doc.graph.nodes.ids[index]
-    return doc.state.labels.get(nid, doc.graph.nodes.label[index])
+    if nid in doc.state.labels:
+        return doc.state.labels[nid]
+    return doc.graph.nodes.label[index] or doc.auto_labels.get(nid, "")
+
+
+def is_automatic_label(doc: Document, index: int) -> bool:
+    """Whether node ``index`` shows an automatic label (not the file's, not the user's)."""
+    nid = doc.graph.nodes.ids[index]
+    return (nid not in doc.state.labels and not doc.graph.nodes.label[index]
+            and nid in doc.auto_labels)

@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ROOTS = ("app", "graph", "models", "resources")
 SUBCOMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "faithfulness",
-               "export-onnx")
+               "export-onnx", "dashboards", "labels")
 
 
 def _source_files() -> set[str]:
@@ -107,7 +107,8 @@ def concrete(line: str, demo: Path) -> list[str]:
     words = shlex.split(line)
     subs = {"graph.json": demo / "graphs" / "capital-france_plt.json",
             "graph.pt": demo / "graphs" / "capital-france_plt.pt",
-            "TEXT": "The capital of France is", "X": "0.8", "Y": "0.98"}
+            "TEXT": "The capital of France is", "X": "0.8", "Y": "0.98",
+            "corpus.txt": demo / "corpus.txt"}
     out: list[str] = []
     for prev, word in zip([""] + words, words):
         if word == "DIR":
@@ -124,13 +125,15 @@ def test_every_readme_command_runs_on_the_installed_demo(installed: dict[str, Pa
     # the README's --session example: a graph JSON with qParams is a session
     (installed["work"] / "session.json").write_bytes(
         (demo / "graphs" / "capital-france_plt.json").read_bytes())
+    (installed["work"] / "labels.csv").write_text("layer,feature,label\n1,10,of\n")
     for line in lines:
         result = _run(installed, concrete(line, demo))
         assert result.returncode == 0, f"{line}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
         assert "Traceback" not in result.stderr, f"{line}\n{result.stderr[-3000:]}"
         if "--json" in line.split() and "-o" not in line.split() and " --json g." not in line:
             json.loads(result.stdout)  # machine-readable output is exactly JSON
-    for name in ("fig.svg", "fig.png", "pruned.json", "g.pt", "g.json", "model.onnx"):
+    for name in ("fig.svg", "fig.png", "pruned.json", "g.pt", "g.json", "model.onnx",
+                 "dashboards.sqlite"):
         assert (installed["work"] / name).stat().st_size > 0, name
 
 

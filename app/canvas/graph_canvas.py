@@ -313,7 +313,8 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         in_view = ((self.xy[:, 0] >= x0) & (self.xy[:, 0] <= x1)
                    & (self.xy[:, 1] >= y0) & (self.xy[:, 1] <= y1))
         px_per_row = self.vb.height() / max(y1 - y0, 1e-9)
-        texts = [display_label(self._doc, i) for i in range(graph.n_nodes)] if state.labels else graph.nodes.label
+        texts = [display_label(self._doc, i) for i in range(graph.n_nodes)] \
+            if state.labels or self._doc.auto_labels else graph.nodes.label
         has_label = np.fromiter((bool(t) for t in texts), bool, graph.n_nodes)
         rows = choose_rows(priority, self.node_visible, in_view, graph.nodes.influence, has_label,
                            px_per_row >= ZOOM_PX_PER_ROW)

@@ -41,6 +41,10 @@ class LabelLayer:
         for item in self._items:
             item.setColor(QColor(color))
 
+    def texts(self) -> list[str]:
+        """The label texts on screen now."""
+        return [item.textItem.toPlainText() for item in self._items[:len(self.shown)]]
+
     def place(self, rows: list[int], xy: np.ndarray, texts: list[str]) -> None:
         """Show ``texts[k]`` at ``xy[rows[k]]``; rows beyond the cap are ignored."""
         self.shown = []

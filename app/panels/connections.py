@@ -1,8 +1,11 @@
-"""Side panels: the clicked node's connections, and its details (label editable)."""
+"""Side panels: the clicked node's connections, and its details (label editable, and the
+feature's dashboard when one was built)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -12,11 +15,36 @@ from PySide6.QtWidgets import (
 )
 
 from ...graph import document as cmd
-from ...graph.document import Document, display_label
+from ...graph.document import Document, display_label, is_automatic_label
 from ...graph.model import NodeKind
 from ..canvas.palette import share_color
 
 ROW_ROLE = Qt.ItemDataRole.UserRole
+
+
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def dashboard_html(board: Any) -> str:
+    """A feature's dashboard as rich text: density, histogram, top contexts highlighted."""
+    hist = [int(h) for h in board.histogram]
+    top = max(hist) if hist and max(hist) > 0 else 1
+    bars = "".join(BARS[min(8, round(8 * h / top))] if h else BARS[0] for h in hist)
+    lines = [f"<b>dashboard</b>: fires on {board.density:.2%} of tokens",
+             f"<span style='font-family: monospace'>{html.escape(bars)}</span> "
+             f"<small>activations {board.edges[0]:g} … {board.edges[-1]:g} (log)</small>"]
+    peak_all = max((c.value for c in board.contexts), default=1.0) or 1.0
+    for c in board.contexts[:10]:
+        parts = []
+        for k, (tok, a) in enumerate(zip(c.tokens, c.activations)):
+            alpha = max(0.0, min(1.0, float(a) / peak_all))
+            text = html.escape(tok.replace("\n", "⏎"))
+            # orange over white by the activation (Qt's rich text has no rgba backgrounds)
+            rgb = [round(255 + (c - 255) * alpha) for c in (255, 140, 0)]
+            style = "background-color: #{:02x}{:02x}{:02x}".format(*rgb)
+            parts.append(f"<span style='{style}'>{'<b>' + text + '</b>' if k == c.peak else text}</span>")
+        lines.append(f"<small>{c.value:.3g}</small> " + "".join(parts))
+    return "<br>".join(lines)
 
 
 def _node_text(doc: Document, row: int) -> str:
@@ -112,6 +140,15 @@ class DetailPanel(QWidget):
         self.label_edit.setPlaceholderText("label (clerp)")
         self.label_edit.editingFinished.connect(self._commit_label)
         form.addRow("label", self.label_edit)
+        self.label_note = QLabel("")
+        form.addRow("", self.label_note)
+        self.dashboard_of: Callable[[int], Any] | None = None
+        """Set by the window: the open graph's dashboard of a feature row, or None."""
+        self.dashboard_view = QLabel("")
+        self.dashboard_view.setWordWrap(True)
+        self.dashboard_view.setTextFormat(Qt.TextFormat.RichText)
+        self.dashboard_view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow(self.dashboard_view)
 
     def set_document(self, doc: Document) -> None:
         self.doc = doc
@@ -130,6 +167,8 @@ class DetailPanel(QWidget):
                 label.setText("–")
             self.label_edit.setText("")
             self.label_edit.setEnabled(False)
+            self.label_note.setText("")
+            self.dashboard_view.setText("")
             return
         g, row = doc.graph, doc.graph.index_of(nid)
         self._row = row
@@ -153,6 +192,11 @@ class DetailPanel(QWidget):
         self.label_edit.setEnabled(True)
         if not self.label_edit.hasFocus():
             self.label_edit.setText(display_label(doc, row))
+        self.label_note.setText("<i>automatic label (edit to replace it)</i>"
+                                if is_automatic_label(doc, row) else "")
+        board = self.dashboard_of(row) if (self.dashboard_of is not None
+                                           and n.kind[row] == NodeKind.FEATURE) else None
+        self.dashboard_view.setText(dashboard_html(board) if board is not None else "")
 
     def _commit_label(self) -> None:
         if self.doc is None or self._row is None:
