@@ -11,7 +11,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (
-    QFormLayout, QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QFormLayout, QLabel, QLineEdit, QScrollArea, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+    QWidget,
 )
 
 from ...graph import document as cmd
@@ -23,13 +24,15 @@ ROW_ROLE = Qt.ItemDataRole.UserRole
 
 
 BARS = " ▁▂▃▄▅▆▇█"
+"""Histogram bars by eighths (index 0 is never drawn: empty bins are blank)."""
 
 
 def dashboard_html(board: Any) -> str:
     """A feature's dashboard as rich text: density, histogram, top contexts highlighted."""
     hist = [int(h) for h in board.histogram]
     top = max(hist) if hist and max(hist) > 0 else 1
-    bars = "".join(BARS[min(8, round(8 * h / top))] if h else BARS[0] for h in hist)
+    # empty bins as no-break spaces, so the bars keep their places in rich text
+    bars = "".join(BARS[max(1, min(8, round(8 * h / top)))] if h else "\u00a0" for h in hist)
     lines = [f"<b>dashboard</b>: fires on {board.density:.2%} of tokens",
              f"<span style='font-family: monospace'>{html.escape(bars)}</span> "
              f"<small>activations {board.edges[0]:g} … {board.edges[-1]:g} (log)</small>"]
@@ -148,7 +151,11 @@ class DetailPanel(QWidget):
         self.dashboard_view.setWordWrap(True)
         self.dashboard_view.setTextFormat(Qt.TextFormat.RichText)
         self.dashboard_view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addRow(self.dashboard_view)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.dashboard_view)
+        form.addRow(scroll)
 
     def set_document(self, doc: Document) -> None:
         self.doc = doc

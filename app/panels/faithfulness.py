@@ -17,7 +17,8 @@ import orjson
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout,
+    QWidget,
 )
 
 from ...graph.figure.verify_svg import curve_svg
@@ -86,6 +87,7 @@ class FaithfulnessPanel(QWidget):
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1))
         self.summary = QLabel("Test the kept circuit, or sweep the node threshold for the curve.")
         self.summary.setWordWrap(True)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         controls = QHBoxLayout()
@@ -100,8 +102,11 @@ class FaithfulnessPanel(QWidget):
             b.clicked.connect(lambda _=False, s=slot: s())
             exports.addWidget(b)
         exports.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.summary)
         side = QVBoxLayout()
-        side.addWidget(self.summary, 1)
+        side.addWidget(scroll, 1)
         side.addLayout(exports)
         body = QHBoxLayout()
         body.addWidget(self.plot, 3)
