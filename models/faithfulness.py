@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph.analysis.verify import predict
+from ..graph.analysis.verify import Paths, paths_of, predict
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.model import Graph, NodeKind
 from .protocol import FreezeSpec, Intervention, InterventionError, ReplacementBackend
@@ -169,6 +169,7 @@ def run_faithfulness(
         sets.append(ablate([a for a in active if a not in inside]))
     report = FaithfulnessReport(graph.nodes.label[target], str(freeze),
                                 "zero" if means is None else "mean", len(active), clean, clean)
+    paths = paths_of(graph, edge_mask)  # the same edges for every circuit's prediction
     results: list[Outcome] = []
     for start in range(0, len(sets), batch_size):
         cancel.check()
@@ -182,7 +183,7 @@ def run_faithfulness(
         while 1 + 2 * (len(report.points) + 1) <= len(results):
             k = len(report.points)
             point = _point(graph, circuits[k], target, clean, report.all_ablated,
-                           results[1 + 2 * k], results[2 + 2 * k], means, edge_mask)
+                           results[1 + 2 * k], results[2 + 2 * k], means, paths)
             report.points.append(point)
             if on_point is not None:
                 on_point(point)
@@ -192,7 +193,7 @@ def run_faithfulness(
 
 def _point(graph: Graph, circuit: Circuit, target: int, clean: Outcome, floor: Outcome,
            necessity: Outcome, sufficiency: Outcome, means: np.ndarray | None,
-           edge_mask: np.ndarray | None) -> CircuitPoint:
+           paths: Paths) -> CircuitPoint:
     rows = [int(r) for r in circuit.rows if graph.nodes.kind[r] == NodeKind.FEATURE]
     n = graph.nodes
     if means is None:
@@ -202,7 +203,7 @@ def _point(graph: Graph, circuit: Circuit, target: int, clean: Outcome, floor: O
         m = np.array([means[n.layer[r], n.feature[r]] for r in rows], dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             fraction = np.where(a != 0, (m - a) / a, -1.0)
-    pred = predict(graph, rows, fraction, edge_mask)  # type: ignore[arg-type]
+    pred = predict(graph, rows, fraction, paths=paths)
     whole = clean.logit - floor.logit
     return CircuitPoint(
         circuit.label, len(rows), necessity, sufficiency, float(pred.direct[target]),

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.model import Graph, NodeKind
-from ..graph.analysis.verify import Summary, predict, summarise, verdict
+from ..graph.analysis.verify import Summary, paths_of, predict, summarise, verdict
 from .protocol import (
     FreezeSpec, Intervention, InterventionError, ReplacementBackend, TokenScore,
 )
@@ -148,6 +148,7 @@ def run_verification(
     report = VerifyReport(target, graph.nodes.label[target], freeze, mode, factor,
                           backend.top_tokens(last, 10))
     use_direct = freeze == "all"
+    paths = paths_of(graph, edge_mask)  # prepared once for every claim
     for start in range(0, len(claims), batch_size):
         cancel.check()
         chunk = list(claims[start:start + batch_size])
@@ -158,7 +159,7 @@ def run_verification(
         for claim, res in zip(chunk, results):
             logits = np.asarray(res.logits[-1], dtype=np.float64)
             observed = float(logits[vocab_id] - logits.mean() - base_value)
-            pred = predict(graph, claim.rows, fraction, edge_mask)
+            pred = predict(graph, claim.rows, fraction, paths=paths)
             direct, total = float(pred.direct[target]), float(pred.total[target])
             judged = direct if use_direct or not np.isfinite(total) else total
             effects: tuple[Downstream, ...] = ()

@@ -37,13 +37,33 @@ class Prediction:
     total: np.ndarray
 
 
-def predict(graph: Graph, sources: Sequence[int], fraction: float = -1.0,
-            edge_mask: np.ndarray | None = None) -> Prediction:
+@dataclass(frozen=True)
+class Paths:
+    """The graph's edges prepared for path sums: one topological order and each target's
+    incoming edges (see :func:`paths_of`); shared by every prediction on the same edges."""
+
+    order: np.ndarray | None
+    """None when the edges have a cycle (no defined path sum)."""
+    incoming: dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+def paths_of(graph: Graph, edge_mask: np.ndarray | None = None) -> Paths:
+    """Prepare the edges in ``edge_mask`` (default: all) once for many :func:`predict` calls."""
+    keep = np.ones(graph.n_edges, bool) if edge_mask is None else np.asarray(edge_mask, bool)
+    src, dst = graph.source[keep], graph.target[keep]
+    order = _topological(graph.n_nodes, src, dst)
+    w = graph.weight.astype(np.float64)[keep]
+    return Paths(order, _by_target(graph.n_nodes, src, dst, w) if order is not None else {})
+
+
+def predict(graph: Graph, sources: Sequence[int], fraction: float | np.ndarray = -1.0,
+            edge_mask: np.ndarray | None = None, paths: Paths | None = None) -> Prediction:
     """Predicted effect of setting ``sources`` to ``(1 + fraction) ×`` their activation.
 
-    ``fraction = -1`` is an ablation. The direct effect uses every edge the graph has (the
-    engine's adjacency for a ``.pt`` graph); the total effect only the edges in ``edge_mask``
-    (default: all), i.e. the paths of the current pruned graph.
+    ``fraction = -1`` is an ablation (an array gives each source its own). The direct effect
+    uses every edge the graph has (the engine's adjacency for a ``.pt`` graph); the total
+    effect only the edges in ``edge_mask`` (default: all), i.e. the paths of the current pruned
+    graph. Pass ``paths`` (from :func:`paths_of` on the same mask) when predicting many times.
     """
     n = graph.n_nodes
     x = np.zeros(n)  # fractional change of each node's activation
@@ -52,19 +72,16 @@ def predict(graph: Graph, sources: Sequence[int], fraction: float = -1.0,
     fixed[list(sources)] = True
     all_w = graph.weight.astype(np.float64)
     direct = np.bincount(graph.target, weights=all_w * x[graph.source], minlength=n)
-    keep = np.ones(graph.n_edges, bool) if edge_mask is None else np.asarray(edge_mask, bool)
-    src, dst, w = graph.source[keep], graph.target[keep], all_w[keep]
     kind = graph.nodes.kind
     act = graph.nodes.activation.astype(np.float64)
     passes = (kind == NodeKind.FEATURE) & ~fixed  # nodes that pass a change on
-    order = _topological(n, src, dst)
-    if order is None:  # cycles: no defined path sum
+    paths = paths or paths_of(graph, edge_mask)
+    if paths.order is None:  # cycles: no defined path sum
         return Prediction(direct, np.full(n, np.nan))
     total = np.zeros(n)
-    incoming = _by_target(n, src, dst, w)
     unknown = np.zeros(n, bool)
-    for t in order:
-        rows = incoming.get(int(t))
+    for t in paths.order:
+        rows = paths.incoming.get(int(t))
         if rows is None:
             continue
         s_idx, weights = rows
