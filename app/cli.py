@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from ..graph.errors import CircuitDeskError
 
-COMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "export_onnx")
+COMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "export_onnx",
+            "screenshot")
 """Subcommand modules under app/commands; a missing module is skipped."""
 
 EXIT_BAD_INPUT = 2

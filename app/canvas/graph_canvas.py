@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsRectItem
 from superqt.utils import qthrottled
 
-from ...graph.document import Document, display_label
+from ...graph.document import Document
 from ...graph.analysis.layout import Layout, layer_layout
 from ...graph.model import NodeKind
 from ...graph.analysis.view import id_mask, input_share, visible_masks
@@ -31,7 +31,9 @@ from .edges import (
     bucket_pen,
     highlight_pen,
 )
-from .labels import ZOOM_PX_PER_ROW, LabelLayer, choose_rows, drop_overlapping
+from .cells import glyph_size, spread_cells
+from .labels import LabelPainter
+from .label_placing import LabelPlacing
 from .palette import share_rgb
 from .viewbox import CanvasViewBox
 
@@ -67,7 +69,7 @@ LIGHT = Theme("#ffffff", "#333333", False)
 DARK = Theme("#1e1f22", "#d0d0d0", True)
 
 
-class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
+class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
     """Draws the document's graph and turns gestures into document commands.
 
     Signals:
@@ -90,6 +92,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         self.edge_visible = np.zeros(0, bool)
         self.share = np.zeros(0)
         self.edges_capped = False
+        self.edges_drawn = 0
         self.hovered: int | None = None
         self.search_hits: list[int] = []
         plot = self.getPlotItem()
@@ -98,7 +101,12 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         self.setAntialiasing(False)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build_items(plot)
-        self.labels = LabelLayer(plot)
+        self.labels = LabelPainter()
+        self.labels.setZValue(300)
+        plot.addItem(self.labels, ignoreBounds=True)
+        self.base_xy = np.zeros((0, 2))
+        self.glyph_px = float(NODE_SIZE)
+        self.placed_labels: list = []
         self.tooltip = pg.TextItem(anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 235),
                                    border=pg.mkPen(120, 120, 120), color="#111111")
         self.tooltip.setZValue(400)
@@ -106,7 +114,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         plot.addItem(self.tooltip, ignoreBounds=True)
         self.scene().sigMouseClicked.connect(self._on_scene_click)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.vb.sigRangeChanged.connect(self._on_range_changed)
+        self.vb.sigTransformChanged.connect(self._on_range_changed)
         self.vb.interacting.connect(self._on_interacting)
         self.set_theme(LIGHT)
         if doc is not None:
@@ -183,7 +191,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
             axis.setPen(pg.mkPen(theme.foreground))
             axis.setTextPen(pg.mkPen(theme.foreground))
         self.edge_layer.set_pens(self._bucket_pens())
-        self.labels.set_color(theme.foreground)
+        self.labels.set_colors(theme.foreground, theme.background, theme.dark)
 
     def _bucket_pens(self) -> list:
         return [bucket_pen(b, QColor(self._theme.background)) for b in range(2 * N_BINS)]
@@ -199,8 +207,40 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         assert self._doc is not None
         self.layout_ = layer_layout(self._doc.graph)
         self._set_axes()
+        self.base_xy = self.layout_.xy
+        self.xy = self.layout_.xy.copy()
+        self.node_visible = np.ones(self._doc.graph.n_nodes, bool)
+        self._fit_rect(self._layout_rect())
+        self.base_xy = self._spread()
         self.rebuild()
         self.reset_view()
+
+    def _spread(self) -> np.ndarray:
+        """Layout coordinates with crowded cells wrapped into sub-rows (see cells.py)."""
+        assert self._doc is not None and self.layout_ is not None
+        sx, sy = self._px_per_unit()
+        pos = np.clip(self._doc.graph.nodes.position, 0, self.layout_.n_positions - 1)
+        width = self.layout_.column_width[pos] * 0.8
+        return spread_cells(self.layout_.xy, self.layout_.xy[:, 1], pos, width, sx, sy)
+
+    def _px_per_unit(self) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        w = self.vb.width() if self.vb.width() > 50 else 1200.0
+        h = self.vb.height() if self.vb.height() > 50 else 700.0
+        return w / max(x1 - x0, 1e-9), h / max(y1 - y0, 1e-9)
+
+    def _update_glyph_size(self) -> None:
+        """Glyphs shrink with the densest visible cell, down to a minimum (cells.py)."""
+        if self._doc is None or not len(self.xy):
+            return
+        vis = self.node_visible
+        sx, sy = self._px_per_unit()
+        rows = np.round(self.base_xy[vis, 1])
+        size = glyph_size(self.xy[vis], rows, self._doc.graph.nodes.position[vis], sx, sy)
+        if abs(size - self.glyph_px) > 0.25:
+            self.glyph_px = size
+            for item in self._node_items.values():
+                item.setSize(size)
 
     def _on_state_changed(self, changed: frozenset[str]) -> None:
         if changed & {"hidden", "positions", "pinned"}:
@@ -222,7 +262,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
     def node_positions(self) -> np.ndarray:
         """Layout coordinates with the user's dragged positions applied."""
         assert self._doc is not None and self.layout_ is not None
-        xy = self.layout_.xy.copy()
+        xy = self.base_xy.copy()
         graph = self._doc.graph
         for nid, (x, y) in self._doc.state.positions.items():
             if graph.has_node(nid):
@@ -234,7 +274,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         if self._doc is None or self.layout_ is None:
             return
         graph, state = self._doc.graph, self._doc.state
-        if len(self.layout_.xy) != graph.n_nodes:
+        if len(self.base_xy) != graph.n_nodes:
             return  # the graph was just replaced; _on_graph_replaced rebuilds
         self.xy = self.node_positions()
         self.node_visible, self.edge_visible = visible_masks(
@@ -249,6 +289,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         if self.edges_capped:  # keep the strongest; the status bar says so
             top = np.argpartition(-np.abs(self.share[drawn]), MAX_DRAWN_EDGES)[:MAX_DRAWN_EDGES]
             drawn = drawn[top]
+        self.edges_drawn = int(drawn.size)
         bucket = bucket_of(self.share[drawn])
         segs = np.concatenate([self.xy[graph.source[drawn]], self.xy[graph.target[drawn]]], axis=1)
         order = self._bucket_order()
@@ -258,6 +299,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
                                     self._bucket_pens(), order, segs[strongest],
                                     bucket_pen(2 * N_BINS - 1, QColor(self._theme.background)))
         kind = graph.nodes.kind
+        self._update_glyph_size()
         for k, item in self._node_items.items():
             rows = np.flatnonzero(self.node_visible & (kind == k))
             item.setData(pos=self.xy[rows], data=rows)
@@ -280,17 +322,22 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         self._update_clicked()
         self._update_labels()
 
+    def refresh_view(self) -> None:
+        """Glyph sizes, labels and edge detail for the current view, now (not throttled)."""
+        self._update_glyph_size()
+        self._update_labels()
+        self.edge_layer.set_order(self._bucket_order())
+
     def _update_clicked(self) -> None:
-        """Highlight the clicked node's edges and colour its neighbours by the link's share."""
+        """Highlight the clicked (else the hovered) node's edges; colour its neighbours by share."""
         assert self._doc is not None
         graph, clicked = self._doc.graph, self._doc.state.clicked
-        empty = np.zeros((0, 4))
-        if clicked is None or not graph.has_node(clicked) or not self.node_visible[graph.index_of(clicked)]:
+        c = graph.index_of(clicked) if clicked is not None and graph.has_node(clicked) else self.hovered
+        if c is None or not self.node_visible[c]:
             for item in self._hl_items:
-                item.set_segments(empty)
+                item.set_segments(np.zeros((0, 4)))
             self._neigh_item.setData(pos=np.zeros((0, 2)))
             return
-        c = graph.index_of(clicked)
         edges = np.flatnonzero(self.edge_visible & ((graph.source == c) | (graph.target == c)))
         segs = np.concatenate([self.xy[graph.source[edges]], self.xy[graph.target[edges]]], axis=1)
         share = self.share[edges]
@@ -301,30 +348,9 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         brushes = [pg.mkBrush(*c_) for c_ in rgb.tolist()]
         self._neigh_item.setData(pos=self.xy[other], brush=brushes)
 
-    def _update_labels(self) -> None:
-        if self._doc is None:
-            return
-        graph, state = self._doc.graph, self._doc.state
-        priority = [] if self.hovered is None else [self.hovered]
-        for group in ([state.clicked] if state.clicked else [], sorted(state.selected),
-                      sorted(state.pinned)):
-            priority += [graph.index_of(n) for n in group if graph.has_node(n)]
-        (x0, x1), (y0, y1) = self.vb.viewRange()
-        in_view = ((self.xy[:, 0] >= x0) & (self.xy[:, 0] <= x1)
-                   & (self.xy[:, 1] >= y0) & (self.xy[:, 1] <= y1))
-        px_per_row = self.vb.height() / max(y1 - y0, 1e-9)
-        texts = [display_label(self._doc, i) for i in range(graph.n_nodes)] if state.labels else graph.nodes.label
-        has_label = np.fromiter((bool(t) for t in texts), bool, graph.n_nodes)
-        rows = choose_rows(priority, self.node_visible, in_view, graph.nodes.influence, has_label,
-                           px_per_row >= ZOOM_PX_PER_ROW)
-        shown = [texts[r] or graph.nodes.file_ids[r] for r in rows]
-        scale = np.array([self.vb.width() / max(x1 - x0, 1e-9), -px_per_row])
-        px = (self.xy[rows] - np.array([x0, y1])) * scale
-        keep = drop_overlapping(rows, px, shown, keep_first=1 if self.hovered is not None else 0)
-        self.labels.place([rows[k] for k in keep], self.xy, [shown[k] for k in keep])
-
     @qthrottled(timeout=60)
     def _on_range_changed(self, *_: object) -> None:
+        self._update_glyph_size()
         self._update_labels()
         self.edge_layer.set_order(self._bucket_order())
 
@@ -340,13 +366,30 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         return [b for level in range(skip, N_BINS) for b in (level, N_BINS + level)]
 
     def reset_view(self) -> None:
+        """Fit the visible nodes (F, Ctrl+0), with room above for the output labels."""
         if self.layout_ is None or not len(self.xy):
             return
+        vis = np.flatnonzero(self.node_visible)
+        if not vis.size:
+            self._fit_rect(self._layout_rect())
+            return
+        x0, y0 = self.xy[vis].min(axis=0)
+        x1, y1 = self.xy[vis].max(axis=0)
+        cw = float(np.median(self.layout_.column_width))
+        self._fit_rect((float(x0) - 0.5 * cw, float(y0) - 0.6, float(x1) + 0.5 * cw, float(y1) + 0.6))
+
+    def _layout_rect(self) -> tuple[float, float, float, float]:
+        assert self.layout_ is not None
         top = max(self.layout_.row_labels) if self.layout_.row_labels else 1
         cx, cw = self.layout_.column_x, self.layout_.column_width
-        pad = 0.25  # room for the first and last token labels
-        self.getPlotItem().setRange(xRange=(float(cx[0] - cw[0] / 2 - pad), float(cx[-1] + cw[-1] / 2 + pad)),
-                                    yRange=(-0.6, top + 0.6), padding=0)
+        return (float(cx[0] - cw[0] / 2), -0.6, float(cx[-1] + cw[-1] / 2), top + 0.6)
+
+    def _fit_rect(self, rect: tuple[float, float, float, float]) -> None:
+        x0, y0, x1, y1 = rect
+        h = self.vb.height() if self.vb.height() > 50 else 700.0
+        room = min(self.headroom_px(), 0.3 * h)
+        extra = room * (y1 - y0) / max(h - room, 1.0)
+        self.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1 + extra), padding=0)
 
     def center_on(self, rows: list[int]) -> None:
         if not rows:

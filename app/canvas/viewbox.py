@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 class DragOwner(Protocol):
     def node_at(self, scene_pos: QPointF, radius_px: float = ...) -> int | None: ...
-    def drag_node(self, index: int, view_pos: QPointF, phase: str) -> None: ...
+    def drag_node(self, index: int, view_pos: QPointF, phase: str, free: bool = ...) -> None: ...
     def rubber_band(self, rect: QRectF, add: bool, final: bool) -> None: ...
 
 
@@ -65,12 +65,14 @@ class CanvasViewBox(pg.ViewBox):  # type: ignore[misc]
         ev.accept()
         if ev.isStart():
             shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-            hit = None if shift else self.owner.node_at(ev.buttonDownScenePos())
+            hit = self.owner.node_at(ev.buttonDownScenePos())
             self._dragging = hit
-            self._banding = shift
+            self._banding = shift and hit is None
         if self._dragging is not None:
             phase = "start" if ev.isStart() else "finish" if ev.isFinish() else "move"
-            self.owner.drag_node(self._dragging, self.mapSceneToView(ev.scenePos()), phase)
+            free = bool(ev.modifiers() & (Qt.KeyboardModifier.AltModifier
+                                          | Qt.KeyboardModifier.ShiftModifier))
+            self.owner.drag_node(self._dragging, self.mapSceneToView(ev.scenePos()), phase, free)
             if ev.isFinish():
                 self._dragging = None
             return
