@@ -74,6 +74,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self._error_box: QMessageBox | None = None
         self.restore_box: QMessageBox | None = None
         self.canvas = GraphCanvas(parent=self)
+        self.canvas.settings = self.settings  # edge density remembered per file
         self.setCentralWidget(self.canvas)
         self.connections = ConnectionsPanel(lambda: self.canvas.edge_visible, lambda: self.canvas.share)
         self.details = DetailPanel()

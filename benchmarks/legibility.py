@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ def legibility(part: dict[str, Any], canvas: list[float] | None = None) -> dict[
 
 def main(paths: list[str]) -> None:
     for path in paths:
-        rep = json.loads(open(path).read())
+        rep = json.loads(Path(path).read_text())
         logit_ids = {lab["node"] for lab in rep["labels"]}
         row = legibility(rep, rep["canvas"])
         row["edges_drawn"] = rep["edges_drawn"]

@@ -82,7 +82,7 @@ class CanvasGestures:
         """Live preview while dragging; one undoable move when the drag ends.
 
         The node stays in its layer row (only x follows the mouse) unless ``free``
-        (Alt or Shift held), so the picture never misstates a node's layer.
+        (Alt held; Shift+drag is the rubber band), so the picture never misstates a node's layer.
         """
         if self._doc is None:
             return

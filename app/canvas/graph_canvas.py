@@ -18,11 +18,11 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsRectItem
 from superqt.utils import qthrottled
 
-from ...graph.document import Document
 from ...graph.analysis.layout import Layout, layer_layout
-from ...graph.model import NodeKind
 from ...graph.analysis.view import id_mask, input_share, visible_masks
-from .gestures import CanvasGestures
+from ...graph.document import Document
+from ...graph.model import NodeKind
+from .density import DensityBox, density_mask, remember, remembered
 from .edges import (
     N_BINS,
     EdgeBatchItem,
@@ -31,10 +31,12 @@ from .edges import (
     bucket_pen,
     highlight_pen,
 )
-from .cells import glyph_size, spread_cells
-from .labels import LabelPainter
+from .fitting import ViewFitting
+from .gestures import CanvasGestures
 from .label_placing import LabelPlacing
+from .labels import LabelPainter
 from .palette import share_rgb
+from .token_axis import TokenAxis
 from .viewbox import CanvasViewBox
 
 # pyqtgraph drops mouse moves closer than 10 ms apart, final resting position included;
@@ -69,7 +71,7 @@ LIGHT = Theme("#ffffff", "#333333", False)
 DARK = Theme("#1e1f22", "#d0d0d0", True)
 
 
-class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
+class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
     """Draws the document's graph and turns gestures into document commands.
 
     Signals:
@@ -80,8 +82,14 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
 
     def __init__(self, doc: Document | None = None, parent: object = None) -> None:
         self.vb = CanvasViewBox()
-        super().__init__(parent=parent, viewBox=self.vb)
+        self.token_axis = TokenAxis()
+        super().__init__(parent=parent, viewBox=self.vb, axisItems={"bottom": self.token_axis})
         self.vb.owner = self
+        self.settings: object | None = None
+        """Where the edge density is remembered per file (the window sets its QSettings)."""
+        self.density = "all"
+        self.density_box = DensityBox(self)
+        self.density_box.density_chosen.connect(self.set_edge_density)
         self._doc: Document | None = None
         self._theme = LIGHT
         self._prune_nodes: np.ndarray | None = None
@@ -98,7 +106,7 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
         plot = self.getPlotItem()
         plot.hideButtons()
         plot.setMenuEnabled(False)
-        self.setAntialiasing(False)
+        self.setAntialiasing(True)  # glyphs and label boxes; the edge image sets its own
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build_items(plot)
         self.labels = LabelPainter()
@@ -206,6 +214,8 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
         self.search_hits = []
         assert self._doc is not None
         self.layout_ = layer_layout(self._doc.graph)
+        self.density = remembered(self.settings, self._doc.path)
+        self.density_box.show_mode(self.density)
         self._set_axes()
         self.base_xy = self.layout_.xy
         self.xy = self.layout_.xy.copy()
@@ -215,35 +225,25 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
         self.rebuild()
         self.reset_view()
 
-    def _spread(self) -> np.ndarray:
-        """Layout coordinates with crowded cells wrapped into sub-rows (see cells.py)."""
-        assert self._doc is not None and self.layout_ is not None
-        sx, sy = self._px_per_unit()
-        pos = np.clip(self._doc.graph.nodes.position, 0, self.layout_.n_positions - 1)
-        width = self.layout_.column_width[pos] * 0.8
-        return spread_cells(self.layout_.xy, self.layout_.xy[:, 1], pos, width, sx, sy)
+    def set_edge_density(self, mode: str) -> None:
+        """Draw all edges, the strongest N %, or the selected nodes' only; remembered per file."""
+        self.density = mode
+        self.density_box.show_mode(mode)
+        if self._doc is not None:
+            remember(self.settings, self._doc.path, mode)
+        self.rebuild()
 
-    def _px_per_unit(self) -> tuple[float, float]:
-        (x0, x1), (y0, y1) = self.vb.viewRange()
-        w = self.vb.width() if self.vb.width() > 50 else 1200.0
-        h = self.vb.height() if self.vb.height() > 50 else 700.0
-        return w / max(x1 - x0, 1e-9), h / max(y1 - y0, 1e-9)
-
-    def _update_glyph_size(self) -> None:
-        """Glyphs shrink with the densest visible cell, down to a minimum (cells.py)."""
-        if self._doc is None or not len(self.xy):
+    def resizeEvent(self, ev: object) -> None:
+        super().resizeEvent(ev)
+        box = self.__dict__.get("density_box")  # pyqtgraph resizes during __init__
+        if box is None:
             return
-        vis = self.node_visible
-        sx, sy = self._px_per_unit()
-        rows = np.round(self.base_xy[vis, 1])
-        size = glyph_size(self.xy[vis], rows, self._doc.graph.nodes.position[vis], sx, sy)
-        if abs(size - self.glyph_px) > 0.25:
-            self.glyph_px = size
-            for item in self._node_items.values():
-                item.setSize(size)
+        box.adjustSize()
+        box.move(self.width() - box.width() - 6, 4)
 
     def _on_state_changed(self, changed: frozenset[str]) -> None:
-        if changed & {"hidden", "positions", "pinned"}:
+        if changed & {"hidden", "positions", "pinned"} or (
+                self.density == "selected" and changed & {"selected", "clicked"}):
             self.rebuild()
         elif changed & {"selected", "clicked", "labels"}:
             self._update_overlays()
@@ -252,11 +252,8 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
 
     def _set_axes(self) -> None:
         assert self._doc is not None and self.layout_ is not None
-        tokens = self._doc.graph.metadata.prompt_tokens
-        names = [tokens[i] if i < len(tokens) else str(i) for i in range(self.layout_.n_positions)]
-        ticks = [(float(x), repr(t)[1:-1]) for x, t in zip(self.layout_.column_x, names)]
+        self.token_axis.set_columns(self._doc.graph, self.layout_.column_x)
         plot = self.getPlotItem()
-        plot.getAxis("bottom").setTicks([ticks])
         plot.getAxis("left").setTicks([sorted(self.layout_.row_labels.items())])
 
     def node_positions(self) -> np.ndarray:
@@ -285,6 +282,9 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
             self.edge_visible = np.zeros(graph.n_edges, bool)
         drawn = np.flatnonzero(self.edge_visible)
         self.share = input_share(graph.target, graph.weight, graph.n_nodes, drawn)
+        chosen = id_mask(graph, state.selected | state.pinned
+                         | ({state.clicked} if state.clicked else set()))
+        drawn = density_mask(self.density, drawn, self.share, graph.source, graph.target, chosen)
         self.edges_capped = drawn.size > MAX_DRAWN_EDGES
         if self.edges_capped:  # keep the strongest; the status bar says so
             top = np.argpartition(-np.abs(self.share[drawn]), MAX_DRAWN_EDGES)[:MAX_DRAWN_EDGES]
@@ -324,6 +324,7 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
 
     def refresh_view(self) -> None:
         """Glyph sizes, labels and edge detail for the current view, now (not throttled)."""
+        self._update_axis()
         self._update_glyph_size()
         self._update_labels()
         self.edge_layer.set_order(self._bucket_order())
@@ -348,8 +349,14 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
         brushes = [pg.mkBrush(*c_) for c_ in rgb.tolist()]
         self._neigh_item.setData(pos=self.xy[other], brush=brushes)
 
+    def _update_axis(self) -> None:
+        if self.layout_ is not None:
+            self.token_axis.refresh(tuple(self.vb.viewRange()[0]), max(self.vb.width(), 1.0),
+                                    self.layout_.column_width)
+
     @qthrottled(timeout=60)
     def _on_range_changed(self, *_: object) -> None:
+        self._update_axis()
         self._update_glyph_size()
         self._update_labels()
         self.edge_layer.set_order(self._bucket_order())
@@ -364,32 +371,6 @@ class GraphCanvas(LabelPlacing, CanvasGestures, pg.PlotWidget):  # type: ignore[
             if int(self.edge_visible.sum()) > LOD_MIN_EDGES:
                 skip = 2 if zoomed_out > 3.0 else 1 if zoomed_out > 1.5 else 0
         return [b for level in range(skip, N_BINS) for b in (level, N_BINS + level)]
-
-    def reset_view(self) -> None:
-        """Fit the visible nodes (F, Ctrl+0), with room above for the output labels."""
-        if self.layout_ is None or not len(self.xy):
-            return
-        vis = np.flatnonzero(self.node_visible)
-        if not vis.size:
-            self._fit_rect(self._layout_rect())
-            return
-        x0, y0 = self.xy[vis].min(axis=0)
-        x1, y1 = self.xy[vis].max(axis=0)
-        cw = float(np.median(self.layout_.column_width))
-        self._fit_rect((float(x0) - 0.5 * cw, float(y0) - 0.6, float(x1) + 0.5 * cw, float(y1) + 0.6))
-
-    def _layout_rect(self) -> tuple[float, float, float, float]:
-        assert self.layout_ is not None
-        top = max(self.layout_.row_labels) if self.layout_.row_labels else 1
-        cx, cw = self.layout_.column_x, self.layout_.column_width
-        return (float(cx[0] - cw[0] / 2), -0.6, float(cx[-1] + cw[-1] / 2), top + 0.6)
-
-    def _fit_rect(self, rect: tuple[float, float, float, float]) -> None:
-        x0, y0, x1, y1 = rect
-        h = self.vb.height() if self.vb.height() > 50 else 700.0
-        room = min(self.headroom_px(), 0.3 * h)
-        extra = room * (y1 - y0) / max(h - room, 1.0)
-        self.getPlotItem().setRange(xRange=(x0, x1), yRange=(y0, y1 + extra), padding=0)
 
     def center_on(self, rows: list[int]) -> None:
         if not rows:

@@ -18,7 +18,7 @@ from PySide6.QtCore import QPointF
 from ...graph.document import Document
 from ...graph.figure.parts import logit_label, node_label
 from ...graph.model import NodeKind
-from .labels import MAX_LABELS, PlacedLabel, label_font, place_labels, short, text_sizes
+from .labels import MAX_LABELS, PlacedLabel, place_labels, short, text_sizes
 
 LABEL_PX = 17.0
 """Height of one label box, px (headroom above the logit row is counted in these)."""

@@ -1,4 +1,5 @@
-"""A ViewBox whose left-drag moves nodes, Shift+drag draws a rubber band, and otherwise pans.
+"""A ViewBox whose left-drag moves nodes (in their row; Alt frees them), Shift+drag draws a
+rubber band, and otherwise pans.
 
 It only translates mouse gestures into calls on its owner (the canvas); the
 owner decides what is under the cursor and what a gesture means for the document.
@@ -65,13 +66,12 @@ class CanvasViewBox(pg.ViewBox):  # type: ignore[misc]
         ev.accept()
         if ev.isStart():
             shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-            hit = self.owner.node_at(ev.buttonDownScenePos())
+            hit = None if shift else self.owner.node_at(ev.buttonDownScenePos())
             self._dragging = hit
-            self._banding = shift and hit is None
+            self._banding = shift
         if self._dragging is not None:
             phase = "start" if ev.isStart() else "finish" if ev.isFinish() else "move"
-            free = bool(ev.modifiers() & (Qt.KeyboardModifier.AltModifier
-                                          | Qt.KeyboardModifier.ShiftModifier))
+            free = bool(ev.modifiers() & Qt.KeyboardModifier.AltModifier)  # Shift: rubber band
             self.owner.drag_node(self._dragging, self.mapSceneToView(ev.scenePos()), phase, free)
             if ev.isFinish():
                 self._dragging = None

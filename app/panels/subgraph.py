@@ -17,12 +17,12 @@ from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QPen
 
 from ...graph import document as cmd
-from ...graph.document import Document
 from ...graph.analysis.layout import layer_layout, node_rows
-from ...graph.model import NodeKind
 from ...graph.analysis.supernodes import Unit, aggregate_edges, subgraph_units
-from ..canvas.graph_canvas import GLYPHS, NODE_SIZE
+from ...graph.document import Document
+from ...graph.model import NodeKind
 from ..canvas.edges import EdgeBatchItem
+from ..canvas.graph_canvas import GLYPHS, NODE_SIZE
 from ..canvas.labels import LabelPainter, PlacedLabel, place_labels, short, text_sizes
 from ..canvas.palette import share_rgb
 from ..canvas.viewbox import CanvasViewBox
