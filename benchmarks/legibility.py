@@ -41,19 +41,29 @@ def legibility(part: dict[str, Any], canvas: list[float] | None = None) -> dict[
     gi = _inter(nodes, nodes)
     np.fill_diagonal(gi, 0)
     crowded = (gi > 0.5 * area[:, None]).any(axis=1) if len(nodes) else np.zeros(0, bool)
-    on_glyph = (_inter(labels, nodes) > 0.5).any(axis=1) if len(nodes) else np.zeros(len(labels), bool)
+    own = np.array([[lab["node"] == n["id"] for n in part["nodes"]] for lab in part["labels"]],
+                   bool).reshape(len(labels), len(nodes))  # a supernode's box is its label
+    on_glyph = ((_inter(labels, nodes) > 0.5) & ~own).any(axis=1)
     return {"labels": len(labels), "label_overlaps": int(li.sum() // 2),
             "labels_clipped": int(out.sum()), "labels_on_glyph": int(on_glyph.sum()),
             "glyphs": len(nodes), "glyph_overlap_share": float(crowded.mean()) if len(nodes) else 0.0}
 
 
+def kinds_labelled(rep: dict[str, Any]) -> dict[str, Any]:
+    """Logits drawn vs labelled, and how many feature nodes carry a label."""
+    labelled = {lab["node"] for lab in rep["labels"]}
+    logits = [n["id"] for n in rep["nodes"] if n.get("kind") == "logit"]
+    features = [n["id"] for n in rep["nodes"] if n.get("kind") == "feature"]
+    return {"logits": len(logits), "logits_labelled": sum(i in labelled for i in logits),
+            "feature_labels": sum(i in labelled for i in features)}
+
+
 def main(paths: list[str]) -> None:
     for path in paths:
         rep = json.loads(Path(path).read_text())
-        logit_ids = {lab["node"] for lab in rep["labels"]}
         row = legibility(rep, rep["canvas"])
         row["edges_drawn"] = rep["edges_drawn"]
-        row["labelled_nodes"] = len(logit_ids)
+        row.update(kinds_labelled(rep))
         print(path, json.dumps(row))
         if rep["subgraph"]["rect"]:
             print("  subgraph", json.dumps(legibility(rep["subgraph"])))

@@ -72,14 +72,17 @@ def _subrows(n: int, width_px: float, band_px: float) -> int:
 
 def glyph_size(xy: np.ndarray, rows: np.ndarray, pos: np.ndarray, px_per_x: float,
                px_per_y: float) -> float:
-    """Glyph size in px: 90% of the tightest spacing between two nodes of one cell."""
+    """Glyph size in px: 90% of the tightest spacing between two nodes, or two sub-rows,
+    of one cell."""
     if len(xy) < 2:
         return MAX_GLYPH
     keys = cell_keys(rows, pos)
     order = np.lexsort((xy[:, 0], xy[:, 1], keys))
     p = xy[order] * np.array([px_per_x, px_per_y])
     same = (keys[order][1:] == keys[order][:-1]) & (np.abs(p[1:, 1] - p[:-1, 1]) < 0.5)
-    if not same.any():
-        return MAX_GLYPH
-    gap = float(np.abs(np.diff(p[:, 0]))[same].min())
-    return float(np.clip(gap * 0.9, MIN_GLYPH, MAX_GLYPH))
+    gap = float(np.abs(np.diff(p[:, 0]))[same].min()) if same.any() else np.inf
+    pairs = np.unique(np.column_stack([keys, np.round(xy[:, 1] * px_per_y, 1)]), axis=0)
+    sub = pairs[1:, 0] == pairs[:-1, 0]  # sub-rows of one cell: their vertical spacing
+    if sub.any():
+        gap = min(gap, float(np.diff(pairs[:, 1])[sub].min()))
+    return float(np.clip(gap * 0.9, MIN_GLYPH, MAX_GLYPH)) if np.isfinite(gap) else MAX_GLYPH

@@ -88,6 +88,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         self.settings: object | None = None
         """Where the edge density is remembered per file (the window sets its QSettings)."""
         self.density = "all"
+        self._fit_pending = False
         self.density_box = DensityBox(self)
         self.density_box.density_chosen.connect(self.set_edge_density)
         self._doc: Document | None = None
@@ -189,6 +190,9 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
             return  # a result for a graph that is no longer open
         self._prune_nodes, self._prune_edges = node_mask, edge_mask
         self.rebuild()
+        if self._fit_pending and node_mask is not None:
+            self._fit_pending = False  # the first prune of a new graph: show what it kept
+            self.reset_view()
 
     def set_theme(self, theme: Theme) -> None:
         self._theme = theme
@@ -214,6 +218,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         self.search_hits = []
         assert self._doc is not None
         self.layout_ = layer_layout(self._doc.graph)
+        self._fit_pending = True
         self.density = remembered(self.settings, self._doc.path)
         self.density_box.show_mode(self.density)
         self._set_axes()
@@ -239,7 +244,8 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         if box is None:
             return
         box.adjustSize()
-        box.move(self.width() - box.width() - 6, 4)
+        left = int(self.getPlotItem().getAxis("left").width())  # top-left: logits sit right
+        box.move(left + 8, 4)
 
     def _on_state_changed(self, changed: frozenset[str]) -> None:
         if changed & {"hidden", "positions", "pinned"} or (

@@ -1,7 +1,7 @@
 """Which nodes the canvas labels, with what text, and where (a mixin of the canvas).
 
-Order of priority: hovered, clicked, selected, pinned, then every visible logit (left
-to right): these always try to show, going further out with a leader line when
+Order of priority: hovered, clicked, every visible logit (left to right), selected,
+pinned: these always try to show, going further out with a leader line when
 their neighbourhood is full. Then visible feature nodes in view that carry a label
 (a ``clerp`` or the user's), most influential first, fill the room that is left, so
 more of them appear as the user zooms in. :meth:`drawn_report` lists what was drawn,
@@ -52,16 +52,17 @@ class LabelPlacing:
         must: dict[int, None] = {}
         if self.hovered is not None:
             must[self.hovered] = None
-        ids = [state.clicked] if state.clicked else []
-        ids += sorted(state.selected) + sorted(state.pinned)
-        for nid in ids:
-            if graph.has_node(nid) and vis[graph.index_of(nid)]:
-                must.setdefault(graph.index_of(nid), None)
+        if state.clicked and graph.has_node(state.clicked) and vis[graph.index_of(state.clicked)]:
+            must.setdefault(graph.index_of(state.clicked), None)
         logits = np.flatnonzero(vis & (graph.nodes.kind == NodeKind.LOGIT))
         # left to right: each label then stacks one level above its left neighbour's,
         # so no leader line crosses another label (see labels.place_labels)
         for r in logits[np.argsort(self.xy[logits, 0], kind="stable")].tolist():
             must.setdefault(r, None)
+        ids = sorted(state.selected) + sorted(state.pinned)
+        for nid in ids:
+            if graph.has_node(nid) and vis[graph.index_of(nid)]:
+                must.setdefault(graph.index_of(nid), None)
         (x0, x1), (y0, y1) = self.vb.viewRange()
         in_view = ((self.xy[:, 0] >= x0) & (self.xy[:, 0] <= x1)
                    & (self.xy[:, 1] >= y0) & (self.xy[:, 1] <= y1))
@@ -89,7 +90,7 @@ class LabelPlacing:
         sizes = text_sizes(texts, self.labels.font)
         must = np.arange(len(rows)) < n_must
         half = self.glyph_px / 2
-        glyphs = self.glyph_boxes()
+        glyphs = np.vstack([self.glyph_boxes(), self._widget_boxes()])
         r = self.vb.sceneBoundingRect()
         bounds = (r.left() + 1, r.top() + 1, r.right() - 1, r.bottom() - 1)
         boxes = place_labels(anchors, sizes, np.full(len(rows), half), must, glyphs, bounds)
@@ -103,6 +104,14 @@ class LabelPlacing:
                                       tuple(float(v) for v in off), gap > half + 4))
         self.placed_labels = placed
         self.labels.set_labels(placed, self.vb.viewRect())
+
+    def _widget_boxes(self) -> np.ndarray:
+        """Scene boxes of the widgets floating over the canvas (the edge-density chooser)."""
+        box = self.__dict__.get("density_box")
+        if box is None or not box.isVisible():
+            return np.zeros((0, 4))
+        p = self.mapToScene(box.geometry().topLeft())  # type: ignore[attr-defined]
+        return np.array([[p.x() - 4, p.y() - 4, p.x() + box.width() + 4, p.y() + box.height() + 4]])
 
     def glyph_boxes(self) -> np.ndarray:
         """``[n, 4]`` scene-pixel boxes of the visible glyphs in view."""
@@ -139,7 +148,9 @@ class LabelPlacing:
         p = self._scene_xy(self.xy[vis]) if vis.size else np.zeros((0, 2))
         r = self.vb.sceneBoundingRect()
         h = self.glyph_px / 2
-        nodes = [{"id": graph.nodes.ids[i], "rect": [x - h + ox, y - h + oy, 2 * h, 2 * h]}
+        kinds = graph.nodes.kind
+        nodes = [{"id": graph.nodes.ids[i], "kind": NodeKind(int(kinds[i])).label,
+                  "rect": [x - h + ox, y - h + oy, 2 * h, 2 * h]}
                  for i, (x, y) in zip(vis.tolist(), p.tolist())
                  if r.left() <= x <= r.right() and r.top() <= y <= r.bottom()]
         labels = []

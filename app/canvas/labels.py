@@ -95,7 +95,8 @@ def _leaders(anchor: np.ndarray, cand: np.ndarray, r: float) -> np.ndarray:
 
 
 def place_labels(anchors: np.ndarray, sizes: np.ndarray, radii: np.ndarray, must: np.ndarray,
-                 glyphs: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
+                 glyphs: np.ndarray, bounds: tuple[float, float, float, float],
+                 centred: np.ndarray | None = None) -> np.ndarray:
     """Greedy placement; returns ``[n, 4]`` boxes (x0, y0, x1, y1), NaN rows left out.
 
     A box may cover no box placed before it, no glyph and no leader line; a leader line
@@ -108,6 +109,9 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, radii: np.ndarray, must
         must: ``[n]`` True for labels that may go further out (with a leader line).
         glyphs: ``[g, 4]`` boxes of every drawn glyph; labels avoid them.
         bounds: (x0, y0, x1, y1) the labels must stay inside.
+        centred: ``[n]`` True for labels that are the node itself (a supernode's box):
+            centred on the anchor, or, when that spot is taken, nudged to the nearest
+            free spot beside it.
     """
     out = np.full((len(anchors), 4), np.nan)
     placed = np.zeros((0, 4))
@@ -117,6 +121,8 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, radii: np.ndarray, must
         w, h = sizes[k]
         r = float(radii[k])
         off = _offsets(w, h, r, bool(must[k]))
+        if centred is not None and centred[k]:
+            off = np.vstack([[(-w / 2, -h / 2)], off])
         x0 = anchors[k, 0] + off[:, 0]
         y0 = anchors[k, 1] + off[:, 1]
         cand = np.column_stack([x0, y0, x0 + w, y0 + h])
@@ -149,6 +155,8 @@ class PlacedLabel:
     offset: tuple[float, float, float, float]
     """Box (x0, y0, x1, y1) in px relative to the anchor's scene position."""
     leader: bool
+    fill: QColor | None = None
+    """Background of the box when it is not the usual one (a supernode's box)."""
 
 
 class LabelPainter(pg.GraphicsObject):  # type: ignore[misc]
@@ -206,7 +214,7 @@ class LabelPainter(pg.GraphicsObject):  # type: ignore[misc]
                 painter.drawLine(p, QPointF(min(max(p.x(), rect.left()), rect.right()),
                                             min(max(p.y(), rect.top()), rect.bottom())))
             painter.setPen(QPen(self._border, 1.0))
-            painter.setBrush(self._fill)
+            painter.setBrush(lab.fill or self._fill)
             painter.drawRoundedRect(rect, 2.0, 2.0)
             painter.setPen(self._text)
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, lab.text)

@@ -25,7 +25,10 @@ def tick_texts(tokens: list[str], column_x: np.ndarray, column_width: np.ndarray
     """(x, text) ticks: elided to their column, thinned to every k-th when columns are narrow."""
     if not len(column_x):
         return []
-    room = column_width * px_per_unit / CHAR_PX  # characters that fit under each column
+    # a tick may reach halfway to its neighbours' ticks: that is its room, in characters
+    gaps = np.diff(column_x) if len(column_x) > 1 else column_width[:1]
+    reach = np.minimum(np.r_[gaps[:1], gaps], np.r_[gaps, gaps[-1:]])
+    room = reach * px_per_unit / CHAR_PX
     step = 1
     if float(np.median(room)) < MIN_CHARS:
         step = math.ceil(MIN_CHARS / max(float(np.median(room)), 1e-3))

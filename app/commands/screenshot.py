@@ -191,7 +191,7 @@ def window_report(window: Any) -> dict[str, Any]:
     def moved(widget: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**item, "rect": _rect_in(window, widget, item["rect"])} for item in items]
 
-    visible = sub.isVisible() and not sub.visibleRegion().isEmpty()
+    visible = sub.isVisible()  # false when its dock is closed or behind another tab
     return {
         "window": [window.width(), window.height()],
         "canvas": _rect_in(window, canvas, drawn["canvas"]),

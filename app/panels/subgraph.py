@@ -33,14 +33,17 @@ WIDTHS = (1.0, 1.8, 2.8, 4.0)
 
 
 def default_positions(doc: Document, units: list[Unit]) -> np.ndarray:
-    """x = mean token column of the unit's members, y = mean layer row, as in the figure;
-    units that would land on one spot are spread sideways."""
+    """As the exported figure: x = mean token column of the unit's members, y = its layer row
+    with empty rows left out; units that would land on one spot are spread sideways."""
     graph = doc.graph
     layout = layer_layout(graph)
     rows = node_rows(graph)
-    xy = np.array([[layout.column_x[np.clip(graph.nodes.position[list(u.rows)], 0,
-                                            layout.n_positions - 1)].mean(),
-                    rows[list(u.rows)].mean()] for u in units]).reshape(-1, 2)
+    pos = np.clip(graph.nodes.position, 0, layout.n_positions - 1)
+    xy = np.array([[layout.column_x[pos[list(u.rows)]].mean(), rows[list(u.rows)].mean()]
+                   for u in units]).reshape(-1, 2)
+    if len(xy):
+        levels = np.unique(np.round(xy[:, 1], 3))
+        xy[:, 1] = np.searchsorted(levels, np.round(xy[:, 1], 3))  # compact rows
     key = np.round(xy * np.array([2.0, 1.0]))  # same half column and row: one spot
     for spot in np.unique(key, axis=0):
         same = np.flatnonzero((key == spot).all(axis=1))
@@ -112,18 +115,20 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
         self.xy = xy
         self._set_edges(*aggregate_edges(doc.graph, self.units))
         kinds = doc.graph.nodes.kind
-        symbols, brushes, sizes = [], [], []
-        for unit in self.units:
-            group = unit.key.startswith("group:")
-            symbol, rgb = ("s", GROUP_RGB) if group else GLYPHS[NodeKind(int(kinds[unit.rows[0]]))]
+        single = [k for k, u in enumerate(self.units) if not self.is_group(k)]
+        symbols, brushes = [], []
+        for k in single:  # a supernode is drawn as its labelled box (the label layer)
+            symbol, rgb = GLYPHS[NodeKind(int(kinds[self.units[k].rows[0]]))]
             symbols.append(symbol)
             brushes.append(pg.mkBrush(*rgb))
-            sizes.append(NODE_SIZE + 6 if group else NODE_SIZE + 3)
-        self._nodes.setData(pos=xy, symbol=symbols, brush=brushes, size=sizes,
-                            data=list(range(len(self.units))))
+        self._nodes.setData(pos=xy[single].reshape(-1, 2), symbol=symbols, brush=brushes,
+                            size=NODE_SIZE + 3, data=single)
         if len(xy):
             self.fit()
         self._place_texts()
+
+    def is_group(self, k: int) -> bool:
+        return self.units[k].key.startswith("group:")
 
     def _set_edges(self, su: np.ndarray, tu: np.ndarray, w: np.ndarray) -> None:
         segs = np.concatenate([self.xy[su], self.xy[tu]], axis=1) if len(su) else np.zeros((0, 4))
@@ -158,20 +163,29 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
         texts = [short(u.label, 30) for u in self.units]
         anchors = self._scene_xy(self.xy)
         sizes = text_sizes(texts, self.labels.font)
-        radii = np.array([(NODE_SIZE + 6) / 2 if u.key.startswith("group:") else (NODE_SIZE + 3) / 2
-                          for u in self.units])
-        glyphs = np.column_stack([anchors - radii[:, None], anchors + radii[:, None]])
+        group = np.array([self.is_group(k) for k in range(len(self.units))])
+        radii = np.full(len(texts), (NODE_SIZE + 3) / 2)
+        glyphs = np.column_stack([anchors - radii[:, None], anchors + radii[:, None]])[~group]
         r = self.vb.sceneBoundingRect()
-        boxes = place_labels(anchors, sizes, radii, np.ones(len(texts), bool), glyphs,
-                             (r.left() + 1, r.top() + 1, r.right() - 1, r.bottom() - 1))
+        order = np.r_[np.flatnonzero(group), np.flatnonzero(~group)]  # boxes before labels
+        boxes = np.full((len(texts), 4), np.nan)
+        boxes[order] = place_labels(anchors[order], sizes[order], radii[order],
+                                    np.ones(len(texts), bool), glyphs,
+                                    (r.left() + 1, r.top() + 1, r.right() - 1, r.bottom() - 1),
+                                    centred=group[order])
+        bg = self.backgroundBrush().color()
+        fill = QColor(*(round(0.35 * c + 0.65 * b) for c, b in zip(GROUP_RGB, bg.getRgb()[:3])))
         self.placed = []
         for k, unit in enumerate(self.units):
             if np.isnan(boxes[k, 0]):
                 continue
             off = boxes[k] - np.r_[anchors[k], anchors[k]]
+            inside = off[0] <= 0 <= off[2] and off[1] <= 0 <= off[3]
             gap = max(off[0], -off[2], off[1], -off[3])
             self.placed.append(PlacedLabel(texts[k], k, tuple(self.xy[k].tolist()),
-                                           tuple(float(v) for v in off), gap > radii[k] + 4))
+                                           tuple(float(v) for v in off),
+                                           not inside and gap > radii[k] + 4,
+                                           fill if group[k] else None))
         self.labels.set_labels(self.placed, self.vb.viewRect())
 
     def drawn_report(self) -> dict[str, Any]:
@@ -181,8 +195,9 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
         r = self.vb.sceneBoundingRect()
         p = self._scene_xy(self.xy) if len(self.xy) else np.zeros((0, 2))
         h = (NODE_SIZE + 3) / 2
-        nodes = [{"id": u.key, "rect": [x - h + ox, y - h + oy, 2 * h, 2 * h]}
-                 for u, (x, y) in zip(self.units, p.tolist())]
+        nodes = [{"id": u.key, "kind": "supernode" if self.is_group(k) else "node",
+                  "rect": [x - h + ox, y - h + oy, 2 * h, 2 * h]}
+                 for k, (u, (x, y)) in enumerate(zip(self.units, p.tolist()))]
         labels = []
         for lab in self.placed:
             a = self._scene_xy(np.array([lab.anchor]))[0]
