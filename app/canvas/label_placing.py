@@ -1,7 +1,7 @@
 """Which nodes the canvas labels, with what text, and where (a mixin of the canvas).
 
-Order of priority: hovered, clicked, every visible logit (left to right), selected,
-pinned: these always try to show, going further out with a leader line when
+Order of priority: every visible logit (left to right: the room above the top row is
+sized for them), hovered, clicked, selected, pinned: these always try to show, going further out with a leader line when
 their neighbourhood is full. Then visible feature nodes in view that carry a label
 (a ``clerp`` or the user's), most influential first, fill the room that is left, so
 more of them appear as the user zooms in. :meth:`drawn_report` lists what was drawn,
@@ -50,15 +50,15 @@ class LabelPlacing:
         graph, state = self._doc.graph, self._doc.state
         vis = self.node_visible
         must: dict[int, None] = {}
-        if self.hovered is not None:
-            must[self.hovered] = None
-        if state.clicked and graph.has_node(state.clicked) and vis[graph.index_of(state.clicked)]:
-            must.setdefault(graph.index_of(state.clicked), None)
         logits = np.flatnonzero(vis & (graph.nodes.kind == NodeKind.LOGIT))
         # left to right: each label then stacks one level above its left neighbour's,
         # so no leader line crosses another label (see labels.place_labels)
         for r in logits[np.argsort(self.xy[logits, 0], kind="stable")].tolist():
             must.setdefault(r, None)
+        if self.hovered is not None:
+            must[self.hovered] = None
+        if state.clicked and graph.has_node(state.clicked) and vis[graph.index_of(state.clicked)]:
+            must.setdefault(graph.index_of(state.clicked), None)
         ids = sorted(state.selected) + sorted(state.pinned)
         for nid in ids:
             if graph.has_node(nid) and vis[graph.index_of(nid)]:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 
 from ...graph import document as cmd
 from ...graph.document import Document, display_label
+from ...graph.figure.parts import node_label
 from ...graph.model import NodeKind
 from ..canvas.palette import share_color
 
@@ -20,7 +21,8 @@ ROW_ROLE = Qt.ItemDataRole.UserRole
 
 
 def _node_text(doc: Document, row: int) -> str:
-    return display_label(doc, row) or doc.graph.nodes.file_ids[row]
+    """A node by name: the user's label, else its clerp, else a readable fallback (L5/123)."""
+    return node_label(doc.graph, doc.state, row)
 
 
 class ConnectionsPanel(QWidget):
