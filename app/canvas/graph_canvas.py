@@ -241,10 +241,11 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
     def resizeEvent(self, ev: object) -> None:
         super().resizeEvent(ev)
         box = self.__dict__.get("density_box")  # pyqtgraph resizes during __init__
-        if box is None:
+        plot = self.getPlotItem()  # None once the widget is being closed
+        if box is None or plot is None:
             return
         box.adjustSize()
-        left = int(self.getPlotItem().getAxis("left").width())  # top-left: logits sit right
+        left = int(plot.getAxis("left").width())  # top-left: the logits sit right
         box.move(left + 8, 4)
 
     def _on_state_changed(self, changed: frozenset[str]) -> None:
