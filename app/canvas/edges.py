@@ -19,6 +19,8 @@ from . import palette
 
 AA_MAX_EDGES = 40_000
 """Up to this many edges the resting image is antialiased (and the strongest drawn wider)."""
+AA_MAX_OVERLAY = 1_500
+"""Overlays (the clicked or hovered node's links) up to this many segments are antialiased."""
 RENDER_CHUNK = 250
 """Lines per drawLines call in the render worker (see _render)."""
 
@@ -279,6 +281,8 @@ class EdgeBatchItem(_Batch):
     def paint(self, painter: QPainter, *args: object) -> None:
         if not len(self._lines):
             return
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.antialias)
+        # smooth lines cost ~10x on the GUI thread: only for a few (a big hub's links are not)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing,
+                              self.antialias and len(self._lines) <= AA_MAX_OVERLAY)
         painter.setPen(self._pen)
         painter.drawLines(*self._lines.drawargs())

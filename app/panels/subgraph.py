@@ -88,6 +88,9 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
         self.labels.setZValue(20)
         plot.addItem(self.labels, ignoreBounds=True)
         self.vb.sigTransformChanged.connect(self._place_texts)
+        self.hint = pg.TextItem("Pin nodes (Ctrl+click, P) or group them (G) to see them here",
+                                color="#888888", anchor=(0.5, 0.5))
+        plot.addItem(self.hint, ignoreBounds=True)
 
     def set_colors(self, background: str, text: str) -> None:
         self.setBackground(background)
@@ -156,6 +159,10 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
                                 tf.m12() * xy[:, 0] + tf.m22() * xy[:, 1] + tf.dy()])
 
     def _place_texts(self, *_: object) -> None:
+        self.hint.setVisible(not self.units)
+        if not self.units:
+            c = self.vb.viewRect().center()
+            self.hint.setPos(c.x(), c.y())
         if self.doc is None or not self.units:
             self.placed = []
             self.labels.set_labels([], self.vb.viewRect())
