@@ -91,3 +91,13 @@ def test_edge_density_is_remembered_per_file(qtbot, window: MainWindow) -> None:
     open_graph(qtbot, window, FIXTURES["legacy"])
     assert canvas.density == "top20" and canvas.density_box.currentData() == "top20"
     assert canvas.edges_drawn == round(everything * 0.2)
+
+
+def test_search_hits_are_labelled_by_name(qtbot, window: MainWindow) -> None:
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
+    window.search_box.setText("Scandinavian")
+    window.run_search()
+    hits = window.canvas.search_hits
+    assert hits
+    shown = {lab.row: lab.text for lab in window.canvas.placed_labels}
+    assert all(shown.get(r) == "Scandinavian places/names" for r in hits)

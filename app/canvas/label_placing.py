@@ -1,7 +1,7 @@
 """Which nodes the canvas labels, with what text, and where (a mixin of the canvas).
 
 Order of priority: every visible logit (left to right: the room above the top row is
-sized for them), hovered, clicked, selected, pinned: these always try to show, going further out with a leader line when
+sized for them), hovered, clicked, selected, pinned, the first search hits: these always try to show, going further out with a leader line when
 their neighbourhood is full. Then visible feature nodes in view that carry a label
 (a ``clerp`` or the user's), most influential first, fill the room that is left, so
 more of them appear as the user zooms in. :meth:`drawn_report` lists what was drawn,
@@ -20,6 +20,8 @@ from ...graph.figure.parts import logit_label, node_label
 from ...graph.model import NodeKind
 from .labels import MAX_LABELS, PlacedLabel, place_labels, short, text_sizes
 
+SEARCH_LABELS = 12
+"""Search hits labelled (the first ones, in node order)."""
 LABEL_PX = 17.0
 """Height of one label box, px (headroom above the logit row is counted in these)."""
 
@@ -39,6 +41,7 @@ class LabelPlacing:
     xy: np.ndarray
     node_visible: np.ndarray
     hovered: int | None
+    search_hits: list[int]
     glyph_px: float
     labels: Any
     vb: Any
@@ -63,6 +66,9 @@ class LabelPlacing:
         for nid in ids:
             if graph.has_node(nid) and vis[graph.index_of(nid)]:
                 must.setdefault(graph.index_of(nid), None)
+        for r in self.search_hits[:SEARCH_LABELS]:  # search results, by name
+            if vis[r]:
+                must.setdefault(r, None)
         (x0, x1), (y0, y1) = self.vb.viewRange()
         in_view = ((self.xy[:, 0] >= x0) & (self.xy[:, 0] <= x1)
                    & (self.xy[:, 1] >= y0) & (self.xy[:, 1] <= y1))
