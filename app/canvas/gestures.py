@@ -75,7 +75,7 @@ class CanvasGestures:
             self.tooltip.show()
         if self._doc is not None and self._doc.state.clicked is None:
             self._update_clicked()  # type: ignore[attr-defined]  # hover shows the node's edges
-        self._update_labels()
+        self._show_hovered()  # type: ignore[attr-defined]
         self.node_hovered.emit(-1 if row is None else row)
 
     def drag_node(self, index: int, view_pos: QPointF, phase: str, free: bool = False) -> None:

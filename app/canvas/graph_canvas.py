@@ -135,6 +135,8 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         plot.addItem(self.edge_layer)
         self._hl_items = [EdgeBatchItem(highlight_pen(s)) for s in (-1, 1)]
         for z, item in enumerate(self._hl_items):
+            # 40 smooth 2.5 px lines across the view took 40 ms a frame: hover must stay cheap
+            item.antialias = False
             item.setZValue(20 + z)
             plot.addItem(item)
         self._node_items: dict[NodeKind, pg.ScatterPlotItem] = {}

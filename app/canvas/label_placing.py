@@ -1,7 +1,7 @@
 """Which nodes the canvas labels, with what text, and where (a mixin of the canvas).
 
 Order of priority: every visible logit (left to right: the room above the top row is
-sized for them), hovered, clicked, selected, pinned, the first search hits: these always try to show, going further out with a leader line when
+sized for them), clicked, selected, pinned, the first search hits: these always try to show, going further out with a leader line when
 their neighbourhood is full. Then visible feature nodes in view that carry a label
 (a ``clerp`` or the user's), most influential first, fill the room that is left, so
 more of them appear as the user zooms in. :meth:`drawn_report` lists what was drawn,
@@ -58,8 +58,6 @@ class LabelPlacing:
         # so no leader line crosses another label (see labels.place_labels)
         for r in logits[np.argsort(self.xy[logits, 0], kind="stable")].tolist():
             must.setdefault(r, None)
-        if self.hovered is not None:
-            must[self.hovered] = None
         if state.clicked and graph.has_node(state.clicked) and vis[graph.index_of(state.clicked)]:
             must.setdefault(graph.index_of(state.clicked), None)
         ids = sorted(state.selected) + sorted(state.pinned)
@@ -88,18 +86,24 @@ class LabelPlacing:
                                 tf.m12() * x + tf.m22() * y + tf.dy()])
 
     def _update_labels(self) -> None:
+        """Place every label for the current view (the hovered one goes on top of these)."""
         if self._doc is None or not len(self.xy) or len(self.node_visible) != len(self.xy):
             return
         rows, n_must = self._label_order()
+        self._base_labels = self._place(rows, np.arange(len(rows)) < n_must,
+                                        np.vstack([self.glyph_boxes(), self._widget_boxes()]))
+        self._show_hovered()
+
+    def _place(self, rows: list[int], must: np.ndarray, obstacles: np.ndarray
+               ) -> list[PlacedLabel]:
+        assert self._doc is not None
         texts = [canvas_text(self._doc, r) for r in rows]
         anchors = self._scene_xy(self.xy[rows]) if rows else np.zeros((0, 2))
-        sizes = text_sizes(texts, self.labels.font)
-        must = np.arange(len(rows)) < n_must
         half = self.glyph_px / 2
-        glyphs = np.vstack([self.glyph_boxes(), self._widget_boxes()])
         r = self.vb.sceneBoundingRect()
         bounds = (r.left() + 1, r.top() + 1, r.right() - 1, r.bottom() - 1)
-        boxes = place_labels(anchors, sizes, np.full(len(rows), half), must, glyphs, bounds)
+        boxes = place_labels(anchors, text_sizes(texts, self.labels.font),
+                             np.full(len(rows), half), must, obstacles, bounds)
         placed = []
         for k, row in enumerate(rows):
             if np.isnan(boxes[k, 0]):
@@ -108,8 +112,34 @@ class LabelPlacing:
             gap = max(off[0], -off[2], off[1], -off[3])  # how far the box is from the node
             placed.append(PlacedLabel(texts[k], row, (float(self.xy[row, 0]), float(self.xy[row, 1])),
                                       tuple(float(v) for v in off), gap > half + 4))
+        return placed
+
+    def _show_hovered(self) -> None:
+        """The base labels plus the hovered node's; base labels it would cover step aside.
+
+        Hovering re-places one label, not all of them: a hover stays one cheap frame.
+        """
+        base = getattr(self, "_base_labels", [])
+        placed = list(base)
+        row = self.hovered
+        if row is not None and self._doc is not None and not any(p.row == row for p in base):
+            obstacles = np.vstack([self.glyph_boxes(), self._widget_boxes()])
+            mine = self._place([row], np.ones(1, bool), obstacles)
+            if mine:
+                box = self._boxes(mine)[0]
+                others = self._boxes(base)
+                clear = ~((others[:, 0] < box[2]) & (box[0] < others[:, 2])
+                          & (others[:, 1] < box[3]) & (box[1] < others[:, 3]))
+                placed = [p for p, ok in zip(base, clear.tolist()) if ok] + mine
         self.placed_labels = placed
         self.labels.set_labels(placed, self.vb.viewRect())
+
+    def _boxes(self, labels: list[PlacedLabel]) -> np.ndarray:
+        """Scene boxes (x0, y0, x1, y1) of placed labels."""
+        if not labels:
+            return np.zeros((0, 4))
+        a = self._scene_xy(np.array([p.anchor for p in labels]))
+        return np.array([p.offset for p in labels]) + np.column_stack([a, a])
 
     def _widget_boxes(self) -> np.ndarray:
         """Scene boxes of the widgets floating over the canvas (the edge-density chooser)."""
