@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ..graph.errors import CircuitDeskError
 
 COMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "faithfulness",
-            "export_onnx", "dashboards", "labels")
+            "export_onnx", "dashboards", "labels", "screenshot")
 """Subcommand modules under app/commands."""
 
 EXIT_BAD_INPUT = 2

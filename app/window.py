@@ -82,6 +82,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self.restore_box: QMessageBox | None = None
         self.quit_box: QMessageBox | None = None
         self.canvas = GraphCanvas(parent=self)
+        self.canvas.settings = self.settings  # edge density remembered per file
         self.setCentralWidget(self.canvas)
         self.connections = ConnectionsPanel(lambda: self.canvas.edge_visible, lambda: self.canvas.share)
         self.details = DetailPanel()

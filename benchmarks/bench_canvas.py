@@ -6,7 +6,11 @@ Reports, in one run:
 - full repaint of the canvas at rest, as a ratio to a bare ``QPainter.drawLines`` of the same
   100k segments into an image of the same size (goal ≤ 1.3×);
 - hover hit-test time (numpy nearest node);
-- frame times while panning, zooming and hovering (goal: under about 33 ms).
+- frame times while panning, zooming and hovering (goal: under about 33 ms);
+- with ``--stalls N``: the longest GUI-thread gap (a 5 ms heartbeat timer in the same run)
+  while an N-node circuit-tracer .pt is opened, reopened, pruned, clicked and hovered
+  (goal: under 100 ms), and with ``--startup`` the start-up to a drawn demo graph against a
+  bare PySide6 window (goal: at most 3x); see bench_stalls.py.
 """
 
 from __future__ import annotations
@@ -131,4 +135,21 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stalls", type=int, metavar="N", help="also the heartbeat run on an N-node .pt")
+    ap.add_argument("--startup", action="store_true", help="also time start-up")
+    opts = ap.parse_args()
     main()
+    if opts.stalls or opts.startup:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_stalls
+
+        if opts.stalls:
+            for phase, gap in bench_stalls.stalls(opts.stalls).items():
+                print(f"longest GUI-thread gap while {phase:6}: {gap * 1e3:7.0f} ms (goal < 100 ms)")
+        if opts.startup:
+            ours, bare = bench_stalls.startup()
+            print(f"start-up to a drawn demo graph {ours:.2f} s, bare PySide6 window {bare:.2f} s: "
+                  f"{ours / bare:.1f}x (goal <= 3x)")

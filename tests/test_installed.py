@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ROOTS = ("app", "graph", "models", "resources")
 SUBCOMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "faithfulness",
-               "export-onnx", "dashboards", "labels")
+               "export-onnx", "dashboards", "labels", "screenshot")
 
 
 def _source_files() -> set[str]:
@@ -133,7 +133,7 @@ def test_every_readme_command_runs_on_the_installed_demo(installed: dict[str, Pa
         if "--json" in line.split() and "-o" not in line.split() and " --json g." not in line:
             json.loads(result.stdout)  # machine-readable output is exactly JSON
     for name in ("fig.svg", "fig.png", "pruned.json", "g.pt", "g.json", "model.onnx",
-                 "dashboards.sqlite"):
+                 "dashboards.sqlite", "shot.png", "shot.json"):
         assert (installed["work"] / name).stat().st_size > 0, name
 
 

@@ -247,3 +247,31 @@ def test_failed_setup_keeps_the_open_graph(qtbot, window: MainWindow,
     assert window.doc.graph is before and before.nodes.ids[0] in window.doc.state.pinned
     assert window.windowTitle().startswith(FIXTURES["legacy"].name)
     window._error_box.close()
+
+
+def test_hover_tooltip_never_outlives_its_node(qtbot, window: MainWindow) -> None:
+    from PySide6.QtCore import QEvent
+
+    open_graph(qtbot, window, FIXTURES["legacy"])
+    canvas, graph = window.canvas, window.doc.graph
+    feats = _feature_rows(window)
+    canvas.set_hovered(int(feats[0]))
+    assert canvas.tooltip.isVisible()
+    QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))  # the cursor leaves
+    assert not canvas.tooltip.isVisible() and canvas.hovered is None
+    canvas.set_hovered(int(feats[0]))
+    cmd.click(window.doc, graph.nodes.ids[int(feats[1])])  # another node is selected
+    assert not canvas.tooltip.isVisible()
+    cmd.click(window.doc, None)
+    _prune(qtbot, window, 0.3)
+    gone = int(next(r for r in feats if not canvas.node_visible[r]))
+    with qtbot.waitSignal(window.pruned, timeout=20000):
+        cmd.set_pruning(window.doc, False)
+    canvas.set_hovered(gone)
+    assert canvas.tooltip.isVisible()
+    with qtbot.waitSignal(window.pruned, timeout=20000):
+        cmd.set_pruning(window.doc, True)  # pruning removes the hovered node
+    assert not canvas.tooltip.isVisible()
+    canvas.set_hovered(int(np.flatnonzero(canvas.node_visible)[0]))
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])  # another graph
+    assert not canvas.tooltip.isVisible()

@@ -17,12 +17,18 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransfo
 
 from . import palette
 
+AA_MAX_EDGES = 40_000
+"""Up to this many edges the resting image is antialiased (and the strongest drawn wider)."""
+AA_MAX_OVERLAY = 1_500
+"""Overlays (the clicked or hovered node's links) up to this many segments are antialiased."""
 RENDER_CHUNK = 250
 """Lines per drawLines call in the render worker (see _render)."""
 
 N_BINS = 4
 """Magnitude bins per sign; together with the sign they make the style buckets."""
 
+WIDTHS = (0.8, 1.0, 1.5, 2.2)
+"""Pen width per strength level when the image is antialiased."""
 POSITIVE = tuple(int(v) for v in palette.POSITIVE)
 NEGATIVE = tuple(int(v) for v in palette.NEGATIVE)
 
@@ -45,7 +51,7 @@ def bucket_pen(bucket: int, background: QColor | None = None) -> QPen:
     rgb = np.array(POSITIVE if bucket >= N_BINS else NEGATIVE, dtype=float)
     bg = background or QColor("white")
     back = np.array([bg.red(), bg.green(), bg.blue()], dtype=float)
-    alpha = (0.22, 0.4, 0.65, 0.95)[min(level, 3)]
+    alpha = (0.12, 0.3, 0.6, 0.95)[min(level, 3)]  # weak edges recede
     r, g, b = (back * (1 - alpha) + rgb * alpha).round().astype(int).tolist()
     pen = QPen(QColor(r, g, b))
     pen.setCosmetic(True)
@@ -225,11 +231,16 @@ def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pe
     image.fill(0)
     painter = QPainter(image)
     painter.setWorldTransform(tf)
+    smooth = sum(int(segments[b].shape[0]) for b in order) <= AA_MAX_EDGES
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, smooth)
     lines = internals.PrimitiveArray(QLineF, 4)
     for b in order:
         seg = segments[b]
         if seg.shape[0]:
-            painter.setPen(pens[b])
+            pen = QPen(pens[b])
+            if smooth:  # few edges: afford width by strength (weak ones recede further)
+                pen.setWidthF(WIDTHS[b % N_BINS])
+            painter.setPen(pen)
         # drawLines holds the GIL for the whole call: 100k long lines blocked the GUI thread
         # for 2 s. In chunks the GUI thread gets the GIL back between calls.
         for start in range(0, int(seg.shape[0]), RENDER_CHUNK):
@@ -248,6 +259,7 @@ class EdgeBatchItem(_Batch):
         super().__init__()
         self._pen = pen
         self._lines = internals.PrimitiveArray(QLineF, 4)
+        self.antialias = True
 
     def set_segments(self, segments: np.ndarray) -> None:
         """``segments``: float array ``[n, 4]`` of (x0, y0, x1, y1) in data coordinates."""
@@ -269,6 +281,8 @@ class EdgeBatchItem(_Batch):
     def paint(self, painter: QPainter, *args: object) -> None:
         if not len(self._lines):
             return
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        # smooth lines cost ~10x on the GUI thread: only for a few (a big hub's links are not)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing,
+                              self.antialias and len(self._lines) <= AA_MAX_OVERLAY)
         painter.setPen(self._pen)
         painter.drawLines(*self._lines.drawargs())

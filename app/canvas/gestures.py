@@ -16,7 +16,8 @@ from PySide6.QtGui import QKeyEvent
 from superqt.utils import qthrottled
 
 from ...graph import document as cmd
-from ...graph.document import Document, display_label
+from ...graph.document import Document
+from ...graph.figure.parts import node_label
 from ...graph.model import NodeKind
 
 
@@ -72,14 +73,22 @@ class CanvasGestures:
             self.tooltip.setHtml(tooltip_html(self._doc, row))
             self.tooltip.setPos(float(self.xy[row, 0]), float(self.xy[row, 1]))
             self.tooltip.show()
-        self._update_labels()
+        if self._doc is not None and self._doc.state.clicked is None:
+            self._update_clicked()  # type: ignore[attr-defined]  # hover shows the node's edges
+        self._show_hovered()  # type: ignore[attr-defined]
         self.node_hovered.emit(-1 if row is None else row)
 
-    def drag_node(self, index: int, view_pos: QPointF, phase: str) -> None:
-        """Live preview while dragging; one undoable move when the drag ends."""
+    def drag_node(self, index: int, view_pos: QPointF, phase: str, free: bool = False) -> None:
+        """Live preview while dragging; one undoable move when the drag ends.
+
+        The node stays in its layer row (only x follows the mouse) unless ``free``
+        (Alt held; Shift+drag is the rubber band), so the picture never misstates a node's layer.
+        """
         if self._doc is None:
             return
         x, y = view_pos.x(), view_pos.y()
+        if not free:
+            y = float(self.xy[index, 1])
         self._drag_item.setData(pos=np.array([[x, y]]))
         if phase == "finish":
             self._drag_item.setData(pos=np.zeros((0, 2)))
@@ -104,7 +113,9 @@ class CanvasGestures:
             super().keyPressEvent(event)
             return
         key = event.key()
-        if key == Qt.Key.Key_Escape:
+        if key == Qt.Key.Key_F and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.reset_view()  # type: ignore[attr-defined]
+        elif key == Qt.Key.Key_Escape:
             cmd.click(self._doc, None)
             self.search_hits = []
             self._update_overlays()
@@ -143,7 +154,7 @@ def tooltip_html(doc: Document, row: int) -> str:
     pos = int(n.position[row])
     token = tokens[pos] if pos < len(tokens) else ""
     layer = "E" if n.kind[row] == NodeKind.EMBEDDING else int(n.layer[row])
-    lines = [f"<b>{escape(display_label(doc, row) or n.file_ids[row])}</b>",
+    lines = [f"<b>{escape(node_label(doc.graph, doc.state, row))}</b>",
              f"{kind} · layer {layer} · pos {pos} {escape(repr(token))}"]
     if n.feature[row] >= 0:
         lines.append(f"feature {int(n.feature[row])}")

@@ -18,11 +18,11 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsRectItem
 from superqt.utils import qthrottled
 
-from ...graph.document import Document, display_label
 from ...graph.analysis.layout import Layout, layer_layout
-from ...graph.model import NodeKind
 from ...graph.analysis.view import id_mask, input_share, visible_masks
-from .gestures import CanvasGestures
+from ...graph.document import Document
+from ...graph.model import NodeKind
+from .density import DensityBox, density_mask, remember, remembered
 from .edges import (
     N_BINS,
     EdgeBatchItem,
@@ -31,8 +31,12 @@ from .edges import (
     bucket_pen,
     highlight_pen,
 )
-from .labels import ZOOM_PX_PER_ROW, LabelLayer, choose_rows, drop_overlapping
+from .fitting import ViewFitting
+from .gestures import CanvasGestures
+from .label_placing import LabelPlacing
+from .labels import LabelPainter
 from .palette import share_rgb
+from .token_axis import TokenAxis
 from .viewbox import CanvasViewBox
 
 # pyqtgraph drops mouse moves closer than 10 ms apart, final resting position included;
@@ -67,7 +71,7 @@ LIGHT = Theme("#ffffff", "#333333", False)
 DARK = Theme("#1e1f22", "#d0d0d0", True)
 
 
-class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
+class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
     """Draws the document's graph and turns gestures into document commands.
 
     Signals:
@@ -78,8 +82,15 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
 
     def __init__(self, doc: Document | None = None, parent: object = None) -> None:
         self.vb = CanvasViewBox()
-        super().__init__(parent=parent, viewBox=self.vb)
+        self.token_axis = TokenAxis()
+        super().__init__(parent=parent, viewBox=self.vb, axisItems={"bottom": self.token_axis})
         self.vb.owner = self
+        self.settings: object | None = None
+        """Where the edge density is remembered per file (the window sets its QSettings)."""
+        self.density = "all"
+        self._fit_pending = False
+        self.density_box = DensityBox(self)
+        self.density_box.density_chosen.connect(self.set_edge_density)
         self._doc: Document | None = None
         self._theme = LIGHT
         self._prune_nodes: np.ndarray | None = None
@@ -90,15 +101,21 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         self.edge_visible = np.zeros(0, bool)
         self.share = np.zeros(0)
         self.edges_capped = False
+        self.edges_drawn = 0
         self.hovered: int | None = None
         self.search_hits: list[int] = []
         plot = self.getPlotItem()
         plot.hideButtons()
         plot.setMenuEnabled(False)
-        self.setAntialiasing(False)
+        self.setAntialiasing(True)  # glyphs and label boxes; the edge image sets its own
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build_items(plot)
-        self.labels = LabelLayer(plot)
+        self.labels = LabelPainter()
+        self.labels.setZValue(300)
+        plot.addItem(self.labels, ignoreBounds=True)
+        self.base_xy = np.zeros((0, 2))
+        self.glyph_px = float(NODE_SIZE)
+        self.placed_labels: list = []
         self.tooltip = pg.TextItem(anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 235),
                                    border=pg.mkPen(120, 120, 120), color="#111111")
         self.tooltip.setZValue(400)
@@ -106,7 +123,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         plot.addItem(self.tooltip, ignoreBounds=True)
         self.scene().sigMouseClicked.connect(self._on_scene_click)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
-        self.vb.sigRangeChanged.connect(self._on_range_changed)
+        self.vb.sigTransformChanged.connect(self._on_range_changed)
         self.vb.interacting.connect(self._on_interacting)
         self.set_theme(LIGHT)
         if doc is not None:
@@ -118,6 +135,8 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         plot.addItem(self.edge_layer)
         self._hl_items = [EdgeBatchItem(highlight_pen(s)) for s in (-1, 1)]
         for z, item in enumerate(self._hl_items):
+            # 40 smooth 2.5 px lines across the view took 40 ms a frame: hover must stay cheap
+            item.antialias = False
             item.setZValue(20 + z)
             plot.addItem(item)
         self._node_items: dict[NodeKind, pg.ScatterPlotItem] = {}
@@ -173,6 +192,11 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
             return  # a result for a graph that is no longer open
         self._prune_nodes, self._prune_edges = node_mask, edge_mask
         self.rebuild()
+        if self.hovered is not None and not self.node_visible[self.hovered]:
+            self.set_hovered(None)  # its node was pruned away: no tooltip left behind
+        if self._fit_pending and node_mask is not None:
+            self._fit_pending = False  # the first prune of a new graph: show what it kept
+            self.reset_view()
 
     def set_theme(self, theme: Theme) -> None:
         self._theme = theme
@@ -183,7 +207,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
             axis.setPen(pg.mkPen(theme.foreground))
             axis.setTextPen(pg.mkPen(theme.foreground))
         self.edge_layer.set_pens(self._bucket_pens())
-        self.labels.set_color(theme.foreground)
+        self.labels.set_colors(theme.foreground, theme.background, theme.dark)
 
     def _bucket_pens(self) -> list:
         return [bucket_pen(b, QColor(self._theme.background)) for b in range(2 * N_BINS)]
@@ -195,15 +219,55 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
     def _on_graph_replaced(self) -> None:
         self._prune_nodes = self._prune_edges = None
         self.hovered = None
+        self.tooltip.hide()  # it described a node of the previous graph
+        self._hover_item.setData(pos=np.zeros((0, 2)))
         self.search_hits = []
         assert self._doc is not None
         self.layout_ = layer_layout(self._doc.graph)
+        self._fit_pending = True
+        self.density = remembered(self.settings, self._doc.path)
+        self.density_box.show_mode(self.density)
         self._set_axes()
+        self.base_xy = self.layout_.xy
+        self.xy = self.layout_.xy.copy()
+        self.node_visible = np.ones(self._doc.graph.n_nodes, bool)
+        self._fit_rect(self._layout_rect())
+        self.base_xy = self._spread()
         self.rebuild()
         self.reset_view()
 
+    def set_edge_density(self, mode: str) -> None:
+        """Draw all edges, the strongest N %, or the selected nodes' only; remembered per file."""
+        self.density = mode
+        self.density_box.show_mode(mode)
+        if self._doc is not None:
+            remember(self.settings, self._doc.path, mode)
+        self.rebuild()
+
+    def resizeEvent(self, ev: object) -> None:
+        super().resizeEvent(ev)
+        box = self.__dict__.get("density_box")  # pyqtgraph resizes during __init__
+        plot = self.getPlotItem()  # None once the widget is being closed
+        if box is None or plot is None:
+            return
+        box.adjustSize()
+        left = int(plot.getAxis("left").width())  # top-left: the logits sit right
+        box.move(left + 8, 4)
+
+    def leaveEvent(self, ev: object) -> None:  # noqa: N802 (Qt's name)
+        """The cursor left the canvas: no hovered node, no tooltip."""
+        super().leaveEvent(ev)
+        self._hover_at.cancel()  # a throttled move still pending would show it again
+        if self.hovered is not None:
+            self.set_hovered(None)
+
     def _on_state_changed(self, changed: frozenset[str]) -> None:
-        if changed & {"hidden", "positions", "pinned"}:
+        doc = self._doc
+        if changed & {"selected", "clicked"} and self.hovered is not None and doc is not None \
+                and doc.state.clicked != doc.graph.nodes.ids[self.hovered]:
+            self.set_hovered(None)  # another node was selected: the tooltip is not about it
+        if changed & {"hidden", "positions", "pinned"} or (
+                self.density == "selected" and changed & {"selected", "clicked"}):
             self.rebuild()
         elif changed & {"selected", "clicked", "labels"}:
             self._update_overlays()
@@ -212,17 +276,14 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
 
     def _set_axes(self) -> None:
         assert self._doc is not None and self.layout_ is not None
-        tokens = self._doc.graph.metadata.prompt_tokens
-        names = [tokens[i] if i < len(tokens) else str(i) for i in range(self.layout_.n_positions)]
-        ticks = [(float(x), repr(t)[1:-1]) for x, t in zip(self.layout_.column_x, names)]
+        self.token_axis.set_columns(self._doc.graph, self.layout_.column_x)
         plot = self.getPlotItem()
-        plot.getAxis("bottom").setTicks([ticks])
         plot.getAxis("left").setTicks([sorted(self.layout_.row_labels.items())])
 
     def node_positions(self) -> np.ndarray:
         """Layout coordinates with the user's dragged positions applied."""
         assert self._doc is not None and self.layout_ is not None
-        xy = self.layout_.xy.copy()
+        xy = self.base_xy.copy()
         graph = self._doc.graph
         for nid, (x, y) in self._doc.state.positions.items():
             if graph.has_node(nid):
@@ -234,7 +295,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         if self._doc is None or self.layout_ is None:
             return
         graph, state = self._doc.graph, self._doc.state
-        if len(self.layout_.xy) != graph.n_nodes:
+        if len(self.base_xy) != graph.n_nodes:
             return  # the graph was just replaced; _on_graph_replaced rebuilds
         self.xy = self.node_positions()
         self.node_visible, self.edge_visible = visible_masks(
@@ -245,10 +306,14 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
             self.edge_visible = np.zeros(graph.n_edges, bool)
         drawn = np.flatnonzero(self.edge_visible)
         self.share = input_share(graph.target, graph.weight, graph.n_nodes, drawn)
+        chosen = id_mask(graph, state.selected | state.pinned
+                         | ({state.clicked} if state.clicked else set()))
+        drawn = density_mask(self.density, drawn, self.share, graph.source, graph.target, chosen)
         self.edges_capped = drawn.size > MAX_DRAWN_EDGES
         if self.edges_capped:  # keep the strongest; the status bar says so
             top = np.argpartition(-np.abs(self.share[drawn]), MAX_DRAWN_EDGES)[:MAX_DRAWN_EDGES]
             drawn = drawn[top]
+        self.edges_drawn = int(drawn.size)
         bucket = bucket_of(self.share[drawn])
         segs = np.concatenate([self.xy[graph.source[drawn]], self.xy[graph.target[drawn]]], axis=1)
         order = self._bucket_order()
@@ -258,6 +323,7 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
                                     self._bucket_pens(), order, segs[strongest],
                                     bucket_pen(2 * N_BINS - 1, QColor(self._theme.background)))
         kind = graph.nodes.kind
+        self._update_glyph_size()
         for k, item in self._node_items.items():
             rows = np.flatnonzero(self.node_visible & (kind == k))
             item.setData(pos=self.xy[rows], data=rows)
@@ -280,17 +346,23 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         self._update_clicked()
         self._update_labels()
 
+    def refresh_view(self) -> None:
+        """Glyph sizes, labels and edge detail for the current view, now (not throttled)."""
+        self._update_axis()
+        self._update_glyph_size()
+        self._update_labels()
+        self.edge_layer.set_order(self._bucket_order())
+
     def _update_clicked(self) -> None:
-        """Highlight the clicked node's edges and colour its neighbours by the link's share."""
+        """Highlight the clicked (else the hovered) node's edges; colour its neighbours by share."""
         assert self._doc is not None
         graph, clicked = self._doc.graph, self._doc.state.clicked
-        empty = np.zeros((0, 4))
-        if clicked is None or not graph.has_node(clicked) or not self.node_visible[graph.index_of(clicked)]:
+        c = graph.index_of(clicked) if clicked is not None and graph.has_node(clicked) else self.hovered
+        if c is None or not self.node_visible[c]:
             for item in self._hl_items:
-                item.set_segments(empty)
+                item.set_segments(np.zeros((0, 4)))
             self._neigh_item.setData(pos=np.zeros((0, 2)))
             return
-        c = graph.index_of(clicked)
         edges = np.flatnonzero(self.edge_visible & ((graph.source == c) | (graph.target == c)))
         segs = np.concatenate([self.xy[graph.source[edges]], self.xy[graph.target[edges]]], axis=1)
         share = self.share[edges]
@@ -301,31 +373,15 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
         brushes = [pg.mkBrush(*c_) for c_ in rgb.tolist()]
         self._neigh_item.setData(pos=self.xy[other], brush=brushes)
 
-    def _update_labels(self) -> None:
-        if self._doc is None:
-            return
-        graph, state = self._doc.graph, self._doc.state
-        priority = [] if self.hovered is None else [self.hovered]
-        for group in ([state.clicked] if state.clicked else [], sorted(state.selected),
-                      sorted(state.pinned)):
-            priority += [graph.index_of(n) for n in group if graph.has_node(n)]
-        (x0, x1), (y0, y1) = self.vb.viewRange()
-        in_view = ((self.xy[:, 0] >= x0) & (self.xy[:, 0] <= x1)
-                   & (self.xy[:, 1] >= y0) & (self.xy[:, 1] <= y1))
-        px_per_row = self.vb.height() / max(y1 - y0, 1e-9)
-        texts = [display_label(self._doc, i) for i in range(graph.n_nodes)] \
-            if state.labels or self._doc.auto_labels else graph.nodes.label
-        has_label = np.fromiter((bool(t) for t in texts), bool, graph.n_nodes)
-        rows = choose_rows(priority, self.node_visible, in_view, graph.nodes.influence, has_label,
-                           px_per_row >= ZOOM_PX_PER_ROW)
-        shown = [texts[r] or graph.nodes.file_ids[r] for r in rows]
-        scale = np.array([self.vb.width() / max(x1 - x0, 1e-9), -px_per_row])
-        px = (self.xy[rows] - np.array([x0, y1])) * scale
-        keep = drop_overlapping(rows, px, shown, keep_first=1 if self.hovered is not None else 0)
-        self.labels.place([rows[k] for k in keep], self.xy, [shown[k] for k in keep])
+    def _update_axis(self) -> None:
+        if self.layout_ is not None:
+            self.token_axis.refresh(tuple(self.vb.viewRange()[0]), max(self.vb.width(), 1.0),
+                                    self.layout_.column_width)
 
     @qthrottled(timeout=60)
     def _on_range_changed(self, *_: object) -> None:
+        self._update_axis()
+        self._update_glyph_size()
         self._update_labels()
         self.edge_layer.set_order(self._bucket_order())
 
@@ -339,15 +395,6 @@ class GraphCanvas(CanvasGestures, pg.PlotWidget):  # type: ignore[misc]
             if int(self.edge_visible.sum()) > LOD_MIN_EDGES:
                 skip = 2 if zoomed_out > 3.0 else 1 if zoomed_out > 1.5 else 0
         return [b for level in range(skip, N_BINS) for b in (level, N_BINS + level)]
-
-    def reset_view(self) -> None:
-        if self.layout_ is None or not len(self.xy):
-            return
-        top = max(self.layout_.row_labels) if self.layout_.row_labels else 1
-        cx, cw = self.layout_.column_x, self.layout_.column_width
-        pad = 0.25  # room for the first and last token labels
-        self.getPlotItem().setRange(xRange=(float(cx[0] - cw[0] / 2 - pad), float(cx[-1] + cw[-1] / 2 + pad)),
-                                    yRange=(-0.6, top + 0.6), padding=0)
 
     def center_on(self, rows: list[int]) -> None:
         if not rows:

@@ -1,4 +1,5 @@
-"""A ViewBox whose left-drag moves nodes, Shift+drag draws a rubber band, and otherwise pans.
+"""A ViewBox whose left-drag moves nodes (in their row; Alt frees them), Shift+drag draws a
+rubber band, and otherwise pans.
 
 It only translates mouse gestures into calls on its owner (the canvas); the
 owner decides what is under the cursor and what a gesture means for the document.
@@ -14,7 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 class DragOwner(Protocol):
     def node_at(self, scene_pos: QPointF, radius_px: float = ...) -> int | None: ...
-    def drag_node(self, index: int, view_pos: QPointF, phase: str) -> None: ...
+    def drag_node(self, index: int, view_pos: QPointF, phase: str, free: bool = ...) -> None: ...
     def rubber_band(self, rect: QRectF, add: bool, final: bool) -> None: ...
 
 
@@ -70,7 +71,8 @@ class CanvasViewBox(pg.ViewBox):  # type: ignore[misc]
             self._banding = shift
         if self._dragging is not None:
             phase = "start" if ev.isStart() else "finish" if ev.isFinish() else "move"
-            self.owner.drag_node(self._dragging, self.mapSceneToView(ev.scenePos()), phase)
+            free = bool(ev.modifiers() & Qt.KeyboardModifier.AltModifier)  # Shift: rubber band
+            self.owner.drag_node(self._dragging, self.mapSceneToView(ev.scenePos()), phase, free)
             if ev.isFinish():
                 self._dragging = None
             return

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from ...graph import document as cmd
 from ...graph.document import Document, display_label, is_automatic_label
+from ...graph.figure.parts import node_label
 from ...graph.model import NodeKind
 from ..canvas.palette import share_color
 
@@ -43,7 +44,7 @@ def dashboard_html(board: Any) -> str:
             alpha = max(0.0, min(1.0, float(a) / peak_all))
             text = html.escape(tok.replace("\n", "⏎"))
             # orange over white by the activation (Qt's rich text has no rgba backgrounds)
-            rgb = [round(255 + (c - 255) * alpha) for c in (255, 140, 0)]
+            rgb = [round(255 + (channel - 255) * alpha) for channel in (255, 140, 0)]
             style = "background-color: #{:02x}{:02x}{:02x}".format(*rgb)
             parts.append(f"<span style='{style}'>{'<b>' + text + '</b>' if k == c.peak else text}</span>")
         lines.append(f"<small>{c.value:.3g}</small> " + "".join(parts))
@@ -51,7 +52,9 @@ def dashboard_html(board: Any) -> str:
 
 
 def _node_text(doc: Document, row: int) -> str:
-    return display_label(doc, row) or doc.graph.nodes.file_ids[row]
+    """A node by name: the user's label, its clerp or an automatic label, else a readable
+    fallback (L5/123)."""
+    return display_label(doc, row).strip() or node_label(doc.graph, doc.state, row)
 
 
 class ConnectionsPanel(QWidget):

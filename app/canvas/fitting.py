@@ -1,0 +1,84 @@
+"""Fitting the view and sizing the glyphs (a mixin of the canvas).
+
+F and Ctrl+0 fit the visible nodes, with room above the top row for the stacked labels
+of the output logits; crowded cells are spread and glyphs shrink with density
+(cells.py) at the scale of that default view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...graph.analysis.layout import Layout
+from ...graph.document import Document
+from .cells import glyph_size, spread_cells
+
+
+class ViewFitting:
+    """View fitting for :class:`~.graph_canvas.GraphCanvas`."""
+
+    _doc: Document | None
+    layout_: Layout | None
+    xy: np.ndarray
+    base_xy: np.ndarray
+    node_visible: np.ndarray
+    glyph_px: float
+    vb: Any
+    _node_items: dict[Any, Any]
+
+    def reset_view(self) -> None:
+        """Fit the visible nodes (F, Ctrl+0), with room above for the output labels."""
+        if self.layout_ is None or not len(self.xy):
+            return
+        vis = np.flatnonzero(self.node_visible)
+        if not vis.size:
+            self._fit_rect(self._layout_rect())
+            return
+        x0, y0 = self.xy[vis].min(axis=0)
+        x1, y1 = self.xy[vis].max(axis=0)
+        cw = float(np.median(self.layout_.column_width))
+        self._fit_rect((float(x0) - 0.5 * cw, float(y0) - 0.6, float(x1) + 0.5 * cw, float(y1) + 0.6))
+
+    def _layout_rect(self) -> tuple[float, float, float, float]:
+        assert self.layout_ is not None
+        top = max(self.layout_.row_labels) if self.layout_.row_labels else 1
+        cx, cw = self.layout_.column_x, self.layout_.column_width
+        return (float(cx[0] - cw[0] / 2), -0.6, float(cx[-1] + cw[-1] / 2), top + 0.6)
+
+    def _fit_rect(self, rect: tuple[float, float, float, float]) -> None:
+        x0, y0, x1, y1 = rect
+        h = self.vb.height() if self.vb.height() > 50 else 700.0
+        room = min(self.headroom_px(), 0.3 * h)  # type: ignore[attr-defined]
+        extra = room * (y1 - y0) / max(h - room, 1.0)
+        self.getPlotItem().setRange(  # type: ignore[attr-defined]
+            xRange=(x0, x1), yRange=(y0, y1 + extra), padding=0)
+
+    def _spread(self) -> np.ndarray:
+        """Layout coordinates with crowded cells wrapped into sub-rows (see cells.py)."""
+        assert self._doc is not None and self.layout_ is not None
+        sx, sy = self._px_per_unit()
+        pos = np.clip(self._doc.graph.nodes.position, 0, self.layout_.n_positions - 1)
+        width = self.layout_.column_width[pos] * 0.8
+        return spread_cells(self.layout_.xy, self.layout_.xy[:, 1], pos, width, sx, sy)
+
+    def _px_per_unit(self) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        w = self.vb.width() if self.vb.width() > 50 else 1200.0
+        h = self.vb.height() if self.vb.height() > 50 else 700.0
+        return w / max(x1 - x0, 1e-9), h / max(y1 - y0, 1e-9)
+
+    def _update_glyph_size(self) -> None:
+        """Glyphs shrink with the densest visible cell, down to a minimum (cells.py)."""
+        if self._doc is None or not len(self.xy):
+            return
+        vis = self.node_visible
+        sx, sy = self._px_per_unit()
+        rows = np.round(self.base_xy[vis, 1])
+        size = glyph_size(self.xy[vis], rows, self._doc.graph.nodes.position[vis], sx, sy)
+        if abs(size - self.glyph_px) > 0.25:
+            self.glyph_px = size
+            for item in self._node_items.values():
+                item.setSize(size)
+

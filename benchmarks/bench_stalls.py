@@ -1,0 +1,200 @@
+"""GUI-thread stalls while a big circuit-tracer ``.pt`` is opened, reopened, pruned, clicked and
+hovered, measured with a heartbeat timer in the same run; and first-sight start-up.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_stalls.py [--nodes 10000] [--startup]
+
+A 5 ms QTimer runs on the GUI thread for the whole sequence; the longest gap between two of
+its ticks during each phase is the longest time the window could not repaint or answer input
+(goal: under 100 ms). ``--startup`` also times, in fresh processes, the main window showing the
+demo graph against a bare PySide6 window (goal: at most 3x). ``bench_canvas.py`` runs this too.
+The .pt is written once from the engine-shaped synthetic graph of bench_prune.py into a
+temporary folder, with the config class pickled under the engine's name (as test_pt_io does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+TEMPLATE = HERE.parent / "tests" / "data" / "ct050_small.pt"
+
+
+def write_pt(path: Path, n: int, n_layers: int = 16, n_pos: int = 40) -> None:
+    """An engine-layout .pt of ``n`` nodes (template fields, synthetic dense graph)."""
+    import torch
+
+    from bench_prune import synthetic
+    from circuitdesk.graph.io.pt_io import _torch_load
+
+    data = synthetic(n, n_layers, n_pos)
+    d = _torch_load(torch, TEMPLATE)
+    d.update(adjacency_matrix=torch.from_numpy(data.adjacency),
+             active_features=torch.from_numpy(data.active_features),
+             activation_values=torch.from_numpy(data.activation_values),
+             selected_features=torch.from_numpy(data.selected_features),
+             input_tokens=torch.from_numpy(data.input_tokens),
+             logit_probabilities=torch.from_numpy(data.logit_probabilities),
+             logit_targets=torch.tensor(data.logit_tokens))
+    engine = types.ModuleType("circuit_tracer.utils.tl_nnsight_mapping")
+    config_cls = type("UnifiedConfig", (), {"__module__": engine.__name__})
+    engine.UnifiedConfig = config_cls  # type: ignore[attr-defined]
+    for parent in ("circuit_tracer", "circuit_tracer.utils"):
+        sys.modules.setdefault(parent, types.ModuleType(parent))
+    sys.modules[engine.__name__] = engine
+    cfg = config_cls()
+    cfg.__dict__.update(d["cfg"].__dict__)
+    cfg.__dict__.update(n_layers=n_layers, tokenizer_name=None)
+    d["cfg"] = cfg
+    torch.save(d, path)
+
+
+class Heartbeat:
+    """Longest gap between ticks of a 5 ms timer on the GUI thread, per named phase."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.perf_counter()
+        self.gap = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gap = max(self.gap, now - self.last)
+        self.last = now
+
+    def start_phase(self) -> None:
+        self.last, self.gap = time.perf_counter(), 0.0
+        self.timer.start()
+
+    def end_phase(self) -> float:
+        self._tick()
+        self.timer.stop()
+        return self.gap
+
+
+def wait_for(signal: object, limit_ms: int = 600_000) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    signal.connect(loop.quit)  # type: ignore[attr-defined]
+    QTimer.singleShot(limit_ms, loop.quit)
+    loop.exec()
+    signal.disconnect(loop.quit)  # type: ignore[attr-defined]
+
+
+def settle(ms: int = 400) -> None:
+    """Let queued work (edge images, throttled handlers) run while the heartbeat watches."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def stalls(n: int) -> dict[str, float]:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from circuitdesk.app.window import MainWindow
+    from circuitdesk.graph import document as cmd
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        pt = Path(tmp) / f"big_{n}.pt"
+        t0 = time.perf_counter()
+        write_pt(pt, n)
+        print(f"wrote {pt.name}: {pt.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t0:.1f} s")
+        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
+        settings.setValue("autosave_dir", str(Path(tmp) / "autosave"))
+        window = MainWindow(settings)
+        window.resize(1600, 1000)
+        window.show()
+        beat = Heartbeat()
+        for phase in ("open", "reopen"):
+            beat.start_phase()
+            t0 = time.perf_counter()
+            window.open_file(str(pt))
+            wait_for(window.graph_loaded)
+            if window.runner.is_running("prune"):
+                wait_for(window.pruned)
+            settle()
+            out[phase] = beat.end_phase()
+            print(f"{phase}: {time.perf_counter() - t0:.1f} s, {window.doc.graph.n_edges} links")
+        doc = window.doc
+        beat.start_phase()
+        cmd.set_thresholds(doc, 0.6, 0.95)
+        wait_for(window.pruned)
+        settle()
+        out["prune"] = beat.end_phase()
+        visible = [int(i) for i in window.canvas.node_visible.nonzero()[0][:40]]
+        beat.start_phase()
+        cmd.click(doc, doc.graph.nodes.ids[visible[0]])
+        settle()
+        out["click"] = beat.end_phase()
+        beat.start_phase()
+        for row in visible:
+            window.canvas.set_hovered(row)
+            app.processEvents()  # one hover per event-loop turn, as the mouse would give
+        settle()
+        out["hover"] = beat.end_phase()
+        window.close()
+    return out
+
+
+def startup(repeat: int = 3) -> tuple[float, float]:
+    """Median seconds to a shown window: ours with the demo graph drawn, and a bare one."""
+    ours = ("import time; t0=time.perf_counter()\n"
+            "from PySide6.QtWidgets import QApplication; app=QApplication([])\n"
+            "from PySide6.QtCore import QSettings, QTimer\n"
+            "from circuitdesk.app.window import MainWindow\n"
+            "import tempfile; d=tempfile.mkdtemp()\n"
+            "w=MainWindow(QSettings(d+'/s.ini', QSettings.Format.IniFormat)); w.show()\n"
+            "w.graph_loaded.connect(lambda p: (print(time.perf_counter()-t0), app.quit()))\n"
+            "QTimer.singleShot(0, w.open_demo); app.exec()\n")
+    bare = ("import time; t0=time.perf_counter()\n"
+            "from PySide6.QtWidgets import QApplication, QMainWindow; app=QApplication([])\n"
+            "from PySide6.QtCore import QTimer\n"
+            "w=QMainWindow(); w.resize(1400, 900); w.show()\n"
+            "QTimer.singleShot(0, lambda: (print(time.perf_counter()-t0), app.quit())); app.exec()\n")
+
+    def run(code: str) -> float:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)  # includes interpreter start, for both
+        return sorted(times)[len(times) // 2]
+
+    return run(ours), run(bare)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nodes", type=int, default=10_000)
+    ap.add_argument("--startup", action="store_true")
+    args = ap.parse_args()
+    gaps = stalls(args.nodes)
+    for phase, gap in gaps.items():
+        print(f"longest GUI-thread gap while {phase:6}: {gap * 1e3:7.0f} ms (goal < 100 ms)")
+    if args.startup:
+        ours, bare = startup()
+        print(f"start-up to a drawn demo graph: {ours:.2f} s; bare PySide6 window: {bare:.2f} s; "
+              f"ratio {ours / bare:.1f}x (goal <= 3x)")
+
+
+if __name__ == "__main__":
+    main()
