@@ -43,6 +43,8 @@ MAX_POSITIONS = 1 << 16
 """Most token positions a graph may span (layout and axes allocate one column each)."""
 MAX_ABS_WEIGHT = 1e30
 """Largest edge weight magnitude; 1e39 would already be inf in float32."""
+F32_WEIGHT_BOUND = float(np.float32(MAX_ABS_WEIGHT))
+"""MAX_ABS_WEIGHT as float32 rounds it (a weight of exactly 1e30 is allowed)."""
 
 
 class NodeKind(IntEnum):
@@ -264,13 +266,13 @@ def _edge_problems(graph: Graph) -> list[str]:
         out.append("edge arrays have the wrong dtypes")
     if e and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
         out.append("an edge refers to a node that does not exist")
-    if not np.isfinite(w).all() or (e and float(np.abs(w).max()) > MAX_ABS_WEIGHT):
+    if not np.isfinite(w).all() or (e and float(np.abs(w).max()) > F32_WEIGHT_BOUND):
         out.append(f"an edge weight is not finite or larger than {MAX_ABS_WEIGHT:g}")
     a = graph.adjacency
     if a is not None:
         if a.shape != (n, n) or a.dtype != np.float32:
             out.append(f"adjacency is {a.dtype} {a.shape}, expected float32 ({n}, {n})")
-        elif a.size and (not np.isfinite(a).all() or float(np.abs(a).max()) > MAX_ABS_WEIGHT):
+        elif a.size and (not np.isfinite(a).all() or float(np.abs(a).max()) > F32_WEIGHT_BOUND):
             out.append(f"an adjacency entry is not finite or larger than {MAX_ABS_WEIGHT:g}")
     return out
 

@@ -104,6 +104,9 @@ def parse_json_bytes(path: str | Path, data: bytes) -> Any:
         message = str(exc)
         if "memory" in message.lower():  # orjson reports a failed allocation as a decode error
             raise OutOfMemoryError(path, "out of memory while parsing the JSON") from None
+        if "infinity" in message:
+            raise NotAGraphFileError(path, f"a number in it is too large to read ({message})") \
+                from None
         if "depth limit" in message:
             raise NotAGraphFileError(path, "values are nested too deeply (over 1,024 levels)") \
                 from None

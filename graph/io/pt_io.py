@@ -30,7 +30,7 @@ from ..errors import (
     exception_text,
     type_name,
 )
-from ..model import MAX_ABS_WEIGHT, MAX_LAYER, MAX_POSITIONS, Graph
+from ..model import F32_WEIGHT_BOUND, MAX_ABS_WEIGHT, MAX_LAYER, MAX_POSITIONS, Graph
 from .dense import DenseGraphData, graph_from_dense
 from .pt_scan import check_archive
 
@@ -247,7 +247,7 @@ def _checked_tensors(path: str | Path, d: dict[str, Any], torch: Any) -> tuple[n
     probs = _tensor(path, d, "logit_probabilities", torch, 1)
     if not np.isfinite(adjacency).all():
         raise GraphSchemaError(path, "adjacency_matrix has NaN or infinite entries")
-    if adjacency.size and float(np.abs(adjacency).max()) > MAX_ABS_WEIGHT:
+    if adjacency.size and float(np.abs(adjacency).max()) > F32_WEIGHT_BOUND:
         raise GraphSchemaError(path, f"adjacency_matrix has entries larger than "
                                      f"{MAX_ABS_WEIGHT:g}")
     if active.shape[1:] != (3,) or activations.shape[0] != active.shape[0]:
