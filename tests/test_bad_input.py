@@ -344,3 +344,34 @@ def test_real_files_keep_their_numbers() -> None:
         bi.pipeline(g)
     expected = json.loads((bi.DATA / "ct050_small.expected.json").read_text())
     assert "scores" in expected or expected
+
+
+@pytest.mark.parametrize("name", ["x" * 5000, "a\0b", "/" + "y" * 300 + "/tok"])
+def test_tokenizer_names_the_file_system_rejects_mean_no_tokenizer(name: str) -> None:
+    from circuitdesk.graph.io.pt_io import _token_strings
+
+    assert _token_strings(name, [1, 2]) == []
+
+
+def test_a_graph_with_deep_values_can_still_be_saved(tmp_path: Path) -> None:
+    from circuitdesk.graph.io.session import save_session
+
+    doc = _with("clerp_extra", bi.deep(1000))
+    doc["metadata"]["prompt_tokens"] = ["x", " y"]
+    doc["metadata"]["extra"] = bi.deep(600, {"a": 1 << 70})
+    doc["qParams"]["sg_pos"] = bi.deep(900)
+    g = load_graph(_json(tmp_path, doc))
+    out = tmp_path / "saved.json"
+    save_session(out, g, state_from_qparams(g))
+    again = load_graph(out)
+    assert again.n_nodes == g.n_nodes and again.n_edges == g.n_edges
+
+
+def test_zip_that_claims_several_disks(tmp_path: Path) -> None:
+    data = bytearray(CURRENT.read_bytes())
+    locator = data.rfind(b"PK\x06\x07")
+    assert locator > 0
+    data[locator + 16:locator + 20] = (2).to_bytes(4, "little")  # total number of disks
+    bad = tmp_path / "disks.pt"
+    bad.write_bytes(bytes(data))
+    _refused(bad, NotAGraphFileError, "multiple disks")

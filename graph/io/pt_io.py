@@ -122,7 +122,12 @@ def load_pt(
         raise MissingDependencyError(
             path, "reading .pt graphs needs torch: pip install 'circuitdesk[models]'") from None
     progress(0.05, "reading")
-    if not zipfile.is_zipfile(path):
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # e.g. "spans multiple disks"
+        raise NotAGraphFileError(path, f"not a readable torch archive ({exception_text(exc)})") \
+            from None
+    if not is_zip:
         raise NotAGraphFileError(path, "not a torch zip archive (a bare pickle or a torch file "
                                        "older than 1.6, which circuit-tracer never wrote)")
     check_archive(Path(path))
