@@ -128,6 +128,52 @@ class PtMaker:
             return rng.choice(options)()
 
 
+class _Payload:
+    """Creates ``marker`` (or ``marker``.npy) if anything ever calls what it pickles."""
+
+    def __init__(self, how: str, marker: Path) -> None:
+        self.how, self.marker = how, str(marker)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import builtins
+        import os
+        import subprocess
+
+        import numpy as np
+
+        m = self.marker
+        return {
+            "system": (os.system, (f"touch {m}",)),
+            "eval": (builtins.eval, (f"open({m!r}, 'w').close()",)),
+            "exec": (builtins.exec, (f"open({m!r}, 'w').close()",)),
+            "open": (builtins.open, (m, "w")),
+            "subprocess": (subprocess.call, (["touch", m],)),
+            "numpy": (np.save, (m, np.zeros(1))),
+        }[self.how]
+
+
+def hostile_pt(path: Path, rng: random.Random, marker: Path, pt: PtMaker | None) -> None:
+    """A real-looking graph (or bare pickle) with a code-running payload somewhere in it."""
+    import pickle
+
+    payload = _Payload(rng.choice(["system", "eval", "exec", "open", "subprocess", "numpy"]),
+                       marker)
+    if pt is None or rng.random() < 0.2:
+        path.write_bytes(pickle.dumps({"cfg": payload}, protocol=rng.choice([2, 4, 5])))
+        return
+    d = dict(pt.base)
+    d["cfg"] = pt._config()
+    d["logit_targets"] = [pt.logit_cls(t.token_str, t.vocab_idx) for t in d["logit_targets"]]
+    where = rng.choice(["cfg", "top", "logit_targets", "scan", "nested"])
+    if where == "logit_targets":
+        d[where] = [*d[where], payload]
+    elif where == "nested":
+        d["scan"] = [[{"x": payload}]]
+    else:
+        d[where if where != "top" else "extra"] = payload
+    pt.torch.save(d, path)
+
+
 def crafted_pt(path: Path, rng: random.Random) -> None:
     """A hand-made archive whose pickle declares sizes the records do not hold."""
     n = rng.choice([2, 1000, 100_000])
@@ -140,12 +186,16 @@ def crafted_pt(path: Path, rng: random.Random) -> None:
     bi.craft_pt(path, obj, {"0": b"\0" * rng.choice([0, 16, 4096])})
 
 
+def input_kind(rng: random.Random) -> str:
+    return rng.choices(["json", "json_fixture", "json_bytes", "pt_bytes", "pt_field",
+                        "pt_crafted", "qparams", "pt_hostile"], [33, 8, 10, 18, 12, 5, 9, 5])[0]
+
+
 def make_input(i: int, seed: int, folder: Path, pt: PtMaker | None,
                docs: dict[str, Any]) -> tuple[Path, Any]:
     """Write input ``i`` of the run; returns its path and the qParams to restore with."""
     rng = random.Random(f"{seed}:{i}")
-    kind = rng.choices(["json", "json_fixture", "json_bytes", "pt_bytes", "pt_field",
-                        "pt_crafted", "qparams"], [35, 8, 10, 20, 12, 5, 10])[0]
+    kind = input_kind(rng)
     qparams = None
     path = folder / f"in{i % 50}.json"
     if kind == "json":
@@ -166,6 +216,9 @@ def make_input(i: int, seed: int, folder: Path, pt: PtMaker | None,
             data = bi.mutate_bytes(rng.choice(FIXTURE_PT).read_bytes(), rng)
         elif kind == "pt_field":
             pt.make(path, rng)
+            return path, None
+        elif kind == "pt_hostile":
+            hostile_pt(path, rng, folder / "PWNED", pt)
             return path, None
         else:
             crafted_pt(path, rng)
@@ -220,7 +273,12 @@ def main(argv: list[str] | None = None) -> int:
         for i in indices:
             path, qparams = make_input(i, args.seed, Path(tmp), pt, docs)
             outcome = run_one(path, qparams)
+            if any(Path(tmp).glob("PWNED*")):  # a payload ran: the worst outcome of all
+                outcome = Outcome("escape-load", f"PAYLOAD EXECUTED by {path.name}")
+                for f in Path(tmp).glob("PWNED*"):
+                    f.unlink()
             counts[outcome.kind] += 1
+            counts["kind " + input_kind(random.Random(f"{args.seed}:{i}"))] += 1
             if outcome.kind.startswith("escape") or outcome.kind == "net":
                 key = f"{outcome.kind} {outcome.detail.split(':')[0]}"
                 counts[key] += 1
@@ -231,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"inputs {total}  seed {args.seed}  {time.perf_counter() - t0:.0f} s")
     for k in ("loaded", "refused", "net", "escape-load", "escape-after"):
         print(f"  {k:13s} {counts[k]}")
+    print("  by kind: " + ", ".join(f"{k[5:]} {v}" for k, v in sorted(counts.items())
+                                     if k.startswith("kind ")))
     for key, (i, detail) in sorted(escapes.items()):
         print(f"  {key}: {counts[key]} (first: input {i}) {detail[:200]}")
     return 1 if any(k.startswith(("escape", "net")) for k in escapes) else 0

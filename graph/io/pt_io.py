@@ -186,16 +186,16 @@ def _tensor(path: str | Path, d: dict[str, Any], key: str, torch: Any, ndim: int
         raise GraphSchemaError(path, f"'{key}' is not a plain dense tensor")
     if value.dim() != ndim:
         raise GraphSchemaError(path, f"'{key}' has shape {tuple(value.shape)}, expected {ndim}-D")
-    if value.is_complex() or value.dtype not in _DTYPES(torch):
+    if value.is_complex() or value.dtype not in _dtypes(torch):
         raise GraphSchemaError(path, f"'{key}' has dtype {value.dtype}, not a real number type")
     if integer and value.is_floating_point():
         raise GraphSchemaError(path, f"'{key}' holds {value.dtype} values, expected integers")
     if value.is_floating_point():
-        return np.array(value.detach().to(torch.float32).numpy())
-    return np.array(value.detach().to(torch.int64).numpy())
+        return np.asarray(value.detach().to(torch.float32).numpy())
+    return np.asarray(value.detach().to(torch.int64).numpy())
 
 
-def _DTYPES(torch: Any) -> set[Any]:
+def _dtypes(torch: Any) -> set[Any]:
     return {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.uint8,
             torch.int16, torch.int32, torch.int64, torch.bool}
 
