@@ -30,11 +30,11 @@ from typing import Any, NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import orjson  # noqa: E402
+import orjson
+from circuitdesk.graph.errors import GraphLoadError
+from circuitdesk.graph.io.load import load_graph
 
-from circuitdesk.graph.errors import GraphLoadError  # noqa: E402
-from circuitdesk.graph.io.load import load_graph  # noqa: E402
-from tests import badinput as bi  # noqa: E402
+from tests import badinput as bi
 
 FIXTURE_JSON = sorted(bi.DATA.glob("*.json"))
 FIXTURE_PT = sorted(bi.DATA.glob("*.pt"))
@@ -64,7 +64,6 @@ class PtMaker:
 
     def __init__(self) -> None:
         import torch
-
         from circuitdesk.graph.io.pt_io import _torch_load
 
         self.torch = torch
@@ -234,11 +233,11 @@ def run_one(path: Path, qparams: Any) -> Outcome:
         if "bug in CircuitDesk" in str(exc):
             return Outcome("net", f"{type(exc.__cause__).__name__}: {exc}")
         return Outcome("refused", type(exc).__name__)
-    except Exception as exc:  # noqa: BLE001 - what the fuzz run looks for
+    except Exception as exc:
         return Outcome("escape-load", f"{type(exc).__name__}: {_tail(exc)}")
     try:
         bi.pipeline(graph, qparams)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return Outcome("escape-after", f"{type(exc).__name__}: {_tail(exc)}")
     return Outcome("loaded", "")
 
@@ -248,7 +247,7 @@ def _tail(exc: BaseException) -> str:
     where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
     try:
         text = str(exc)[:160]
-    except Exception:  # noqa: BLE001
+    except Exception:
         text = ""
     return f"{text} [{where}]"
 

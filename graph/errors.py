@@ -30,7 +30,7 @@ def describe(value: Any) -> str:
     """
     try:
         return _SHORT.repr(value)
-    except Exception:  # a value whose repr itself fails: name its type only
+    except Exception:  # noqa: BLE001 - a value whose repr itself fails: name its type only
         return f"<{type(value).__name__}>"
 
 
@@ -45,7 +45,7 @@ def exception_text(exc: BaseException) -> str:
     """``Type: message`` of an exception, bounded, even when its message cannot be built."""
     try:
         text = str(exc)[:MAX_PROBLEM_CHARS]
-    except Exception:  # e.g. a KeyError whose key is nested too deeply to print
+    except Exception:  # noqa: BLE001 - e.g. a KeyError whose key is too deep to print
         text = ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-
 from circuitdesk.graph.analysis.layout import layer_layout
 from circuitdesk.graph.analysis.prune import prune
 from circuitdesk.graph.analysis.scores import graph_scores

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-
 from circuitdesk.graph.analysis.scores import graph_scores
 from circuitdesk.graph.errors import (
     GraphLoadError,
@@ -148,7 +147,7 @@ def test_token_prob_outside_zero_one_is_clamped(tmp_path: Path, prob: float) -> 
 
 def test_out_of_memory_is_named_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p = _json(tmp_path, bi.mini_doc())
-    import circuitdesk.graph.io.json_io as json_io
+    from circuitdesk.graph.io import json_io
 
     def no_memory(data: bytes) -> Any:
         raise orjson.JSONDecodeError("Not enough memory to allocate buffer for parsing", "", 0)
@@ -166,7 +165,7 @@ def test_out_of_memory_is_named_as_such(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_unexpected_exceptions_become_our_error(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import circuitdesk.graph.io.load as load
+    from circuitdesk.graph.io import load
 
     def broken(path: Path, doc: Any) -> Graph:
         raise KeyError("x" * 5000)

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from circuitdesk.graph.errors import GraphLoadError
 from circuitdesk.graph.io.json_io import graph_from_json
 from circuitdesk.graph.io.load import load_graph
 from circuitdesk.graph.io.session import state_from_qparams
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from . import badinput as bi
 

@@ -24,7 +24,15 @@ from ..errors import (
     describe,
     type_name,
 )
-from ..model import MAX_ABS_WEIGHT, MAX_LAYER, MAX_POSITIONS, Graph, GraphMetadata, NodeKind, NodeTable
+from ..model import (
+    MAX_ABS_WEIGHT,
+    MAX_LAYER,
+    MAX_POSITIONS,
+    Graph,
+    GraphMetadata,
+    NodeKind,
+    NodeTable,
+)
 
 _KIND_BY_TYPE: dict[str, NodeKind] = {
     "cross layer transcoder": NodeKind.FEATURE,
@@ -499,7 +507,7 @@ def _parse_info(info: Any) -> dict[str, Any]:
         for parse in (orjson.loads, ast.literal_eval):
             try:
                 value = parse(info)
-            except Exception:  # literal_eval raises ValueError, TypeError, SyntaxError, ...
+            except Exception:  # noqa: BLE001, S112 - literal_eval raises many types
                 continue
             if isinstance(value, dict):
                 return value

@@ -159,7 +159,7 @@ def _torch_load(torch: Any, path: Path) -> Any:
         raise NotAGraphFileError(path, f"not a readable torch archive ({first})") from None
     except MemoryError:
         raise
-    except Exception as exc:  # bit flips make torch raise KeyError, IndexError, assert, ...
+    except Exception as exc:  # noqa: BLE001 - bit flips make torch raise KeyError, assert, ...
         raise NotAGraphFileError(path, f"not a readable torch archive "
                                        f"({exception_text(exc)})") from None
 

@@ -182,6 +182,6 @@ def _replay(path: Path, data: bytes) -> dict[str, _Storage]:
         raise GraphSchemaError(path, "values in it are nested too deeply") from None
     except MemoryError:
         raise
-    except Exception:  # noqa: S110 - torch.load reports it (as unsafe or unreadable)
+    except Exception:  # noqa: BLE001, S110 - torch.load reports it (unsafe or unreadable)
         pass
     return unpickler.storages

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..document import Supernode, ViewState, _frozen_map
-from .json_write import graph_to_json, write_json
 from ..model import Graph
+from .json_write import graph_to_json, write_json
 
 NAMESPACE = "circuitdesk"
 SESSION_VERSION = 1
