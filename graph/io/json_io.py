@@ -24,14 +24,16 @@ from ..errors import (
     describe,
     type_name,
 )
-from ..model import (
-    MAX_ABS_WEIGHT,
-    MAX_LAYER,
-    MAX_POSITIONS,
-    Graph,
-    GraphMetadata,
-    NodeKind,
-    NodeTable,
+from ..model import Graph, GraphMetadata, NodeKind, NodeTable
+from .json_values import (
+    INT64_RANGE,
+    bad_link,
+    display_text,
+    float_column,
+    layer_column,
+    link_weights,
+    middle_column,
+    position_column,
 )
 
 _KIND_BY_TYPE: dict[str, NodeKind] = {
@@ -44,8 +46,6 @@ _KIND_BY_TYPE: dict[str, NodeKind] = {
     "logit": NodeKind.LOGIT,
 }
 _TC_JS_ID = re.compile(r"_-\d+$")
-_INT64 = (-(1 << 63), (1 << 63) - 1)
-_F32_MAX = float(np.finfo(np.float32).max)
 _MAX_INFO_CHARS = 1_000_000
 
 
@@ -61,40 +61,6 @@ def _kind_of(feature_type: Any) -> NodeKind | None:
         if word in lowered:
             return kind
     return None
-
-
-def _middle_int(node_id: str) -> int:
-    parts = node_id.split("_")
-    if len(parts) == 3 and len(parts[1]) < 40:
-        try:
-            return int(parts[1])
-        except ValueError:
-            return -1
-    return -1
-
-
-def _as_float(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond float range
-            return float("nan")
-    return float("nan")
-
-
-def _text(value: Any) -> str:
-    """A display string for a value read from the file; bounded for non-strings.
-
-    ``str()`` of a value nested 1,000 deep overflows the stack, so anything that is not a
-    string or a plain number is shown through :func:`describe`.
-    """
-    if isinstance(value, str):
-        return value
-    if value is None or value is False:
-        return ""
-    if isinstance(value, (int, float)) and abs(value) < 1e300:
-        return str(value)
-    return describe(value)
 
 
 def parse_json_bytes(path: str | Path, data: bytes) -> Any:
@@ -185,14 +151,14 @@ def _read_nodes(
     col = _columns(kept)
     ids = _unique_ids(file_ids, kinds)
     kind_arr = np.array(kinds, dtype=np.int8)
-    layer = _layer_column(path, col["layer"], kinds, file_ids)
+    layer = layer_column(path, col["layer"], kinds, file_ids)
     logit_rows = kind_arr == NodeKind.LOGIT
     if logit_rows.any():
         inner_max = int(layer[~logit_rows].max(initial=-1))
         bad = logit_rows & (layer <= inner_max)
         layer[bad] = inner_max + 1
-    position = _position_column(path, col["ctx_idx"], file_ids)
-    middle = _middle_column(path, file_ids)
+    position = position_column(path, col["ctx_idx"], file_ids)
+    middle = middle_column(path, file_ids)
     is_feature = kind_arr == NodeKind.FEATURE
     is_token = (kind_arr == NodeKind.EMBEDDING) | logit_rows
     table = NodeTable(
@@ -203,11 +169,11 @@ def _read_nodes(
         position=position,
         feature=np.where(is_feature, middle, -1),
         vocab_id=np.where(is_token, middle, -1),
-        label=[v if isinstance(v, str) else _text(v) for v in col["clerp"]],
-        activation=_float_column(col["activation"]),
-        influence=_float_column(col["influence"]),
-        token_prob=_float_column(col["token_prob"]),
-        js_ids=[v if isinstance(v, str) else _text(v) for v in col["jsNodeId"]],
+        label=[v if isinstance(v, str) else display_text(v) for v in col["clerp"]],
+        activation=float_column(col["activation"]),
+        influence=float_column(col["influence"]),
+        token_prob=float_column(col["token_prob"]),
+        js_ids=[v if isinstance(v, str) else display_text(v) for v in col["jsNodeId"]],
     )
     # token_prob is 0 on non-logit nodes in every producer; it means "none" there.
     table.token_prob[~logit_rows] = np.nan
@@ -216,57 +182,6 @@ def _read_nodes(
         warnings.append(f"{int(outside.sum())} logit token_prob value(s) outside [0, 1] clamped")
         np.clip(table.token_prob, 0.0, 1.0, out=table.token_prob)
     return table, kept
-
-
-def _first_bad(path: str | Path, file_ids: list[str], values: list[Any], ok: list[bool],
-               what: str) -> GraphSchemaError:
-    """The error for the first node whose ``values`` entry is not ``ok``."""
-    k = ok.index(False)
-    value = values[k]
-    shown = describe(value) if isinstance(value, (int, float, str)) else type_name(value)
-    return GraphSchemaError(path, f"node {describe(file_ids[k])}: {what} is {shown}, "
-                                  f"expected {_EXPECTED[what]}")
-
-
-_EXPECTED = {
-    "layer": f"a layer number in -1..{MAX_LAYER}",
-    "ctx_idx": f"a token position in 0..{MAX_POSITIONS - 1}",
-    "the number in its node_id": "a 64-bit integer",
-}
-
-
-def _layer_column(path: str | Path, raw: list[Any], kinds: list[NodeKind],
-                  file_ids: list[str]) -> np.ndarray:
-    cache: dict[tuple[Any, NodeKind], int] = {}
-    values = [_cached_layer(cache, v, k) for v, k in zip(raw, kinds)]
-    ok = [-1 <= v <= MAX_LAYER for v in values]
-    if not all(ok):
-        raise _first_bad(path, file_ids, raw, ok, "layer")
-    return np.array(values, dtype=np.int64)
-
-
-def _position_column(path: str | Path, raw: list[Any], file_ids: list[str]) -> np.ndarray:
-    """ctx_idx as int64 (None means 0); anything else than a position in range is refused."""
-    values = [0 if v is None else v for v in raw]
-    try:
-        position = np.array(values, dtype=np.int64)
-        if position.shape != (len(values),):
-            raise ValueError("not one number per node")
-    except (TypeError, ValueError, OverflowError):
-        ok = [type(v) is int and 0 <= v < MAX_POSITIONS for v in values]
-        raise _first_bad(path, file_ids, raw, ok, "ctx_idx") from None
-    in_range = (position >= 0) & (position < MAX_POSITIONS)
-    if not in_range.all():
-        raise _first_bad(path, file_ids, raw, in_range.tolist(), "ctx_idx")
-    return position
-
-
-def _middle_column(path: str | Path, file_ids: list[str]) -> np.ndarray:
-    middle = [_middle_int(f) for f in file_ids]
-    ok = [_INT64[0] <= v <= _INT64[1] for v in middle]
-    if not all(ok):
-        raise _first_bad(path, file_ids, middle, ok, "the number in its node_id")
-    return np.array(middle, dtype=np.int64)
 
 
 _NODE_FIELDS = ("layer", "ctx_idx", "clerp", "jsNodeId", "activation", "influence", "token_prob")
@@ -332,43 +247,6 @@ def _unique_ids(file_ids: list[str], kinds: list[NodeKind]) -> list[str]:
     return out
 
 
-def _float_column(values: list[Any]) -> np.ndarray:
-    """float32 column; None, missing, non-numbers and values beyond float32 become NaN."""
-    try:
-        column = np.array(values, dtype=np.float64)  # None -> nan
-        if column.shape != (len(values),):
-            raise ValueError("not one number per node")
-    except (TypeError, ValueError, OverflowError):
-        column = np.array([_as_float(v) for v in values], dtype=np.float64)
-    column[~(np.abs(column) <= _F32_MAX)] = np.nan  # inf would appear in the float32 cast
-    return column.astype(np.float32)
-
-
-def _cached_layer(cache: dict[tuple[Any, NodeKind], int], layer: Any, kind: NodeKind) -> int:
-    try:
-        return cache[(layer, kind)]
-    except KeyError:
-        value = cache[(layer, kind)] = _layer_value(layer, kind)
-        return value
-    except TypeError:  # unhashable layer value
-        return _layer_value(layer, kind)
-
-
-def _layer_value(layer: Any, kind: NodeKind) -> int:
-    """The layer number; -1 when unknown (a logit at -1 is moved above every feature layer)."""
-    if kind == NodeKind.EMBEDDING:
-        return -1
-    if isinstance(layer, str) and len(layer) > 40:
-        return MAX_LAYER + 1
-    try:
-        value = int(layer)
-    except (TypeError, ValueError):
-        return -1
-    except OverflowError:  # inf
-        return MAX_LAYER + 1
-    return max(value, -1) if kind == NodeKind.LOGIT else value
-
-
 def _read_links(
     path: str | Path,
     links: list[Any],
@@ -382,8 +260,8 @@ def _read_links(
         dst_ids = list(map(itemgetter("target"), links))
         raw_w = list(map(itemgetter("weight"), links))
     except (TypeError, KeyError):
-        raise _bad_link(path, links) from None
-    weight = _weights(path, raw_w, src_ids, dst_ids)
+        raise bad_link(path, links) from None
+    weight = link_weights(path, raw_w, src_ids, dst_ids)
     for name, ids in (("source", src_ids), ("target", dst_ids)):
         if not all(type(i) is str for i in ids):
             k = next(k for k, i in enumerate(ids) if type(i) is not str)
@@ -410,44 +288,6 @@ def _read_links(
     if zeros:
         warnings.append(f"{zeros} zero-weight link(s) kept")
     return source, target, weight.astype(np.float32)
-
-
-def _bad_link(path: str | Path, links: list[Any]) -> GraphSchemaError:
-    """The error for the first link that is not an object with source, target and weight."""
-    for k, link in enumerate(links):
-        if not isinstance(link, dict):
-            return GraphSchemaError(path, f"link {k} is {type_name(link)}, expected an object")
-        for key in ("source", "target", "weight"):
-            if key not in link:
-                return GraphSchemaError(path, f"link {k} has no {key!r}")
-    return GraphSchemaError(path, "a link lacks 'source', 'target' or 'weight'")  # pragma: no cover
-
-
-def _weights(path: str | Path, raw: list[Any], src_ids: list[Any], dst_ids: list[Any]
-             ) -> np.ndarray:
-    """Link weights as float64, refused unless finite and within MAX_ABS_WEIGHT."""
-    try:
-        weight = np.array(raw, dtype=np.float64)
-        if weight.shape != (len(raw),):
-            raise ValueError("not one number per link")
-    except (TypeError, ValueError, OverflowError):
-        for k, w in enumerate(raw):
-            if not isinstance(w, (int, float)) or isinstance(w, bool) or abs(w) > 1e308:
-                raise GraphSchemaError(path, f"link {k}: weight is {type_name(w)}, expected "
-                                             "a number") from None
-        raise GraphSchemaError(path, "a link weight is not a number") from None  # pragma: no cover
-    finite = np.isfinite(weight)
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        raise GraphSchemaError(
-            path, f"{int((~finite).sum())} link weight(s) are NaN or infinite "
-                  f"(first: link {bad}, {describe(src_ids[bad])} -> {describe(dst_ids[bad])})")
-    big = np.abs(weight) > MAX_ABS_WEIGHT
-    if big.any():
-        bad = int(np.flatnonzero(big)[0])
-        raise GraphSchemaError(path, f"link {bad}: weight {weight[bad]:g} is too large "
-                                     f"(limit {MAX_ABS_WEIGHT:g})")
-    return weight
 
 
 def _rows_of(ids: list[Any], rows: dict[str, int], count: int) -> np.ndarray:
@@ -523,7 +363,7 @@ def _threshold(value: Any) -> float | None:
 def _input_tokens(value: Any, warnings: list[str]) -> list[int] | None:
     if not isinstance(value, list):
         return None
-    if all(type(t) is int and _INT64[0] <= t <= _INT64[1] for t in value):
+    if all(type(t) is int and INT64_RANGE[0] <= t <= INT64_RANGE[1] for t in value):
         return value
     warnings.append("metadata 'input_tokens' holds values that are not token ids; ignored")
     return None
@@ -533,10 +373,10 @@ def _read_metadata(meta: dict[str, Any], nodes: NodeTable, warnings: list[str]
                    ) -> GraphMetadata:
     info = _parse_info(meta.get("info"))
     tokens = meta.get("prompt_tokens")
-    tokens = [_text(t) for t in tokens] if isinstance(tokens, list) else []
+    tokens = [display_text(t) for t in tokens] if isinstance(tokens, list) else []
     scan = meta.get("scan")
     if isinstance(scan, list):
-        scan = [_text(s) for s in scan]
+        scan = [display_text(s) for s in scan]
     elif not isinstance(scan, str):
         scan = None
     raw_pruning = meta.get("pruning_settings")
@@ -548,13 +388,13 @@ def _read_metadata(meta: dict[str, Any], nodes: NodeTable, warnings: list[str]
     if not model and isinstance(scan, str) and "/" not in scan:
         model = scan
     return GraphMetadata(
-        prompt=_text(meta.get("prompt")),
+        prompt=display_text(meta.get("prompt")),
         prompt_tokens=tokens,
         input_tokens=_input_tokens(meta.get("input_tokens"), warnings),
-        slug=_text(meta.get("slug")),
+        slug=display_text(meta.get("slug")),
         scan=scan,
-        model=_text(model),
-        transcoder_set=_text(info.get("transcoder_set") or meta.get("transcoder_set")),
+        model=display_text(model),
+        transcoder_set=display_text(info.get("transcoder_set") or meta.get("transcoder_set")),
         n_layers=int(logit_layers.max()) - 1 if logit_layers.size else None,
         node_threshold=_threshold(node_t),
         edge_threshold=_threshold(edge_t),
