@@ -91,9 +91,10 @@ def _columns(rows: np.ndarray, pos: np.ndarray, n_pos: int) -> tuple[np.ndarray,
     """Column widths grow with the square root of the busiest cell at that position."""
     busiest = np.ones(n_pos)
     if rows.size:
-        cells = np.zeros((int(rows.max()) + 1, n_pos))
-        np.add.at(cells, (rows, np.clip(pos, 0, n_pos - 1)), 1.0)
-        busiest = np.maximum(cells.max(axis=0), 1.0)
+        # Count occupied cells only: a dense rows × positions table costs memory per empty cell.
+        col = np.clip(pos, 0, n_pos - 1)
+        cells, counts = np.unique(rows * n_pos + col, return_counts=True)
+        np.maximum.at(busiest, cells % n_pos, counts.astype(np.float64))
     width = np.sqrt(busiest)
     width = width / width.mean()
     centres = np.cumsum(width) - width / 2

@@ -80,27 +80,21 @@ def prune(
     kind = graph.nodes.kind
     fixed = outputs | (kind == NodeKind.EMBEDDING) | (kind == NodeKind.LOGIT)
     fixed[_pinned_rows(graph, pinned)] = True
-    src, dst, wt = graph.source, graph.target, graph.weight
     dense = graph.adjacency is not None and graph.adjacency.shape == (n, n)
     progress(0.0, "node influence")
     try:
-        if not dense or graph.adjacency is None:
+        if not dense:
             raise CyclicGraphError  # the sparse path checks for cycles first
-        node_infl = influence(DenseOp(np.abs(graph.adjacency)), w, cancel)
+        node_infl, node_mask, kept = _dense_passes(graph, w, fixed, node_threshold,
+                                                   edge_threshold, progress, cancel)
     except CyclicGraphError:
-        dense = False
-        keep_e, notes = dag_part(graph, src, dst)
+        # A cycle the dense series could not end (float32 underflow ends some): take the DAG
+        # part on the edge arrays, as JSON graphs do.
+        keep_e, notes = dag_part(graph, graph.source, graph.target)
         warnings += notes
-        src, dst, wt = src[keep_e], dst[keep_e], wt[keep_e]
+        src, dst, wt = graph.source[keep_e], graph.target[keep_e], graph.weight[keep_e]
         node_infl = influence(SparseOp(n, src, dst, np.abs(wt).astype(F32)), w, cancel)
-    cancel.check()
-    progress(0.4, "node threshold")
-    node_mask = node_infl >= F32(engine_threshold(node_infl, n, node_threshold))
-    node_mask |= fixed
-    progress(0.5, "edge influence")
-    if dense:
-        kept = _dense_kept_edges(graph, node_mask, w, edge_threshold, cancel)
-    else:
+        node_mask = _node_mask(node_infl, fixed, node_threshold, progress, cancel)
         kept = _sparse_kept_edges(n, src, dst, wt, node_mask, w, edge_threshold, cancel)
     progress(0.85, "dangling nodes")
     all_edges, kept_dst, kept_src = kept
@@ -111,6 +105,26 @@ def prune(
                  else _edge_positions(graph, kept_dst, kept_src))
     progress(1.0, "done")
     return PruneResult(node_mask, edge_mask, cumulative_shares(node_infl), tuple(warnings))
+
+
+def _node_mask(node_infl: np.ndarray, fixed: np.ndarray, fraction: float, progress: Progress,
+               cancel: CancelToken) -> np.ndarray:
+    cancel.check()
+    progress(0.4, "node threshold")
+    node_mask: np.ndarray = node_infl >= F32(engine_threshold(node_infl, node_infl.size, fraction))
+    node_mask |= fixed
+    progress(0.5, "edge influence")
+    return node_mask
+
+
+def _dense_passes(graph: Graph, w: np.ndarray, fixed: np.ndarray, node_threshold: float,
+                  edge_threshold: float, progress: Progress, cancel: CancelToken
+                  ) -> tuple[np.ndarray, np.ndarray, _KeptEdges]:
+    """Node and edge passes on the engine's dense adjacency (CyclicGraphError on a cycle)."""
+    assert graph.adjacency is not None
+    node_infl = influence(DenseOp(np.abs(graph.adjacency)), w, cancel)
+    node_mask = _node_mask(node_infl, fixed, node_threshold, progress, cancel)
+    return node_infl, node_mask, _dense_kept_edges(graph, node_mask, w, edge_threshold, cancel)
 
 
 def _pinned_rows(graph: Graph, pinned: Iterable[int | str]) -> list[int]:

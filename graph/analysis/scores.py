@@ -163,7 +163,10 @@ def logit_weights(graph: Graph) -> tuple[np.ndarray, BoolArray, list[str]]:
     w = np.zeros(n, F32)
     is_logit = graph.kind_mask(NodeKind.LOGIT)
     if is_logit.any():
-        probs = np.nan_to_num(graph.nodes.token_prob[is_logit].astype(F32), nan=0.0)
+        # Probabilities are in [0, 1] on a valid graph; clipping keeps w non-negative anyway,
+        # since a negative weight breaks the bucketed threshold search.
+        probs = np.clip(np.nan_to_num(graph.nodes.token_prob[is_logit].astype(F32), nan=0.0,
+                                      posinf=1.0, neginf=0.0), 0.0, 1.0)
         if probs.any():
             w[is_logit] = probs
             return w, is_logit, []
@@ -211,18 +214,27 @@ def graph_scores(graph: Graph, node_mask: np.ndarray | None = None, *,
     try:
         node_infl = influence(op, w, cancel)
     except CyclicGraphError:
+        if graph.extra.get(_DAG_KEY, False):  # already the DAG part: cannot happen, but
+            return GraphScores(0.0, 0.0)        # never recurse twice
         src, dst, wt = _scored_edges(graph, node_mask)
         keep, _ = dag_part(graph, src, dst)
-        return graph_scores(_with_edges(graph, src[keep], dst[keep], wt[keep]), None,
-                            cancel=cancel)
+        dag = _with_edges(graph, src[keep], dst[keep], wt[keep])
+        dag.extra = {**graph.extra, _DAG_KEY: True}
+        return graph_scores(dag, None, cancel=cancel)
     token = float(node_infl[kind == NodeKind.EMBEDDING].sum(dtype=np.float64))
     error = float(node_infl[kind == NodeKind.ERROR].sum(dtype=np.float64))
     output = (node_infl + w).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        replacement = token / (token + error)
-        completeness = float(((1.0 - err_share) * output).sum() / output.sum())
-    return GraphScores(0.0 if np.isnan(replacement) else float(replacement),
-                       0.0 if np.isnan(completeness) else completeness)
+    # No token or error influence (a subgraph of features only) or no output weight: the
+    # ratios are undefined, and reported as 0 as Neuronpedia does.
+    replacement = token / (token + error) if token + error > 0 else 0.0
+    total = float(output.sum())
+    completeness = float(((1.0 - err_share) * output).sum() / total) if total > 0 else 0.0
+    return GraphScores(replacement if np.isfinite(replacement) else 0.0,
+                       completeness if np.isfinite(completeness) else 0.0)
+
+
+_DAG_KEY = "_scores_dag"
+"""Marks the DAG-only copy that a cyclic graph is scored on, so the retry happens once."""
 
 
 def _scored_edges(graph: Graph, node_mask: np.ndarray | None

@@ -17,8 +17,24 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..errors import GraphSchemaError, NotAGraphFileError
+from ..errors import (
+    GraphSchemaError,
+    NotAGraphFileError,
+    OutOfMemoryError,
+    describe,
+    type_name,
+)
 from ..model import Graph, GraphMetadata, NodeKind, NodeTable
+from .json_values import (
+    INT64_RANGE,
+    bad_link,
+    display_text,
+    float_column,
+    layer_column,
+    link_weights,
+    middle_column,
+    position_column,
+)
 
 _KIND_BY_TYPE: dict[str, NodeKind] = {
     "cross layer transcoder": NodeKind.FEATURE,
@@ -30,6 +46,7 @@ _KIND_BY_TYPE: dict[str, NodeKind] = {
     "logit": NodeKind.LOGIT,
 }
 _TC_JS_ID = re.compile(r"_-\d+$")
+_MAX_INFO_CHARS = 1_000_000
 
 
 def _kind_of(feature_type: Any) -> NodeKind | None:
@@ -46,22 +63,6 @@ def _kind_of(feature_type: Any) -> NodeKind | None:
     return None
 
 
-def _middle_int(node_id: str) -> int:
-    parts = node_id.split("_")
-    if len(parts) == 3:
-        try:
-            return int(parts[1])
-        except ValueError:
-            return -1
-    return -1
-
-
-def _as_float(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return float("nan")
-
-
 def parse_json_bytes(path: str | Path, data: bytes) -> Any:
     """``orjson.loads`` with our one-line errors."""
     stripped = data.lstrip()
@@ -71,8 +72,19 @@ def parse_json_bytes(path: str | Path, data: bytes) -> Any:
         raise NotAGraphFileError(path, "not a JSON graph file (it does not start with '{')")
     try:
         return orjson.loads(data)
+    except MemoryError:
+        raise OutOfMemoryError(path, "out of memory while parsing the JSON") from None
     except orjson.JSONDecodeError as exc:
-        raise NotAGraphFileError(path, f"not valid JSON, perhaps truncated ({exc})") from None
+        message = str(exc)
+        if "memory" in message.lower():  # orjson reports a failed allocation as a decode error
+            raise OutOfMemoryError(path, "out of memory while parsing the JSON") from None
+        if "infinity" in message:
+            raise NotAGraphFileError(path, f"a number in it is too large to read ({message})") \
+                from None
+        if "depth limit" in message:
+            raise NotAGraphFileError(path, "values are nested too deeply (over 1,024 levels)") \
+                from None
+        raise NotAGraphFileError(path, f"not valid JSON, perhaps truncated ({message})") from None
 
 
 def graph_from_json(path: str | Path, doc: Any) -> Graph:
@@ -107,7 +119,7 @@ def graph_from_json(path: str | Path, doc: Any) -> Graph:
     for i, fid in enumerate(nodes.file_ids):
         by_file_id[fid].append(i)
     source, target, weight = _read_links(path, links, nodes, by_file_id, warnings)
-    metadata = _read_metadata(meta_raw, nodes)
+    metadata = _read_metadata(meta_raw, nodes, warnings)
     return Graph(
         nodes=nodes, source=source, target=target, weight=weight, metadata=metadata,
         qparams=qparams, format=_format_name(meta_raw, nodes), warnings=warnings,
@@ -139,19 +151,14 @@ def _read_nodes(
     col = _columns(kept)
     ids = _unique_ids(file_ids, kinds)
     kind_arr = np.array(kinds, dtype=np.int8)
-    layer_cache: dict[tuple[Any, NodeKind], int] = {}
-    layer = np.array([_cached_layer(layer_cache, v, k) for v, k in zip(col["layer"], kinds)],
-                     dtype=np.int64)
+    layer = layer_column(path, col["layer"], kinds, file_ids)
     logit_rows = kind_arr == NodeKind.LOGIT
     if logit_rows.any():
         inner_max = int(layer[~logit_rows].max(initial=-1))
         bad = logit_rows & (layer <= inner_max)
         layer[bad] = inner_max + 1
-    try:
-        position = np.array([0 if v is None else v for v in col["ctx_idx"]], dtype=np.int64)
-    except (TypeError, ValueError, OverflowError):
-        raise GraphSchemaError(path, "a node's 'ctx_idx' is not an integer") from None
-    middle = np.array([_middle_int(f) for f in file_ids], dtype=np.int64)
+    position = position_column(path, col["ctx_idx"], file_ids)
+    middle = middle_column(path, file_ids)
     is_feature = kind_arr == NodeKind.FEATURE
     is_token = (kind_arr == NodeKind.EMBEDDING) | logit_rows
     table = NodeTable(
@@ -162,14 +169,18 @@ def _read_nodes(
         position=position,
         feature=np.where(is_feature, middle, -1),
         vocab_id=np.where(is_token, middle, -1),
-        label=[v if isinstance(v, str) else str(v or "") for v in col["clerp"]],
-        activation=_float_column(col["activation"]),
-        influence=_float_column(col["influence"]),
-        token_prob=_float_column(col["token_prob"]),
-        js_ids=[v if isinstance(v, str) else str(v or "") for v in col["jsNodeId"]],
+        label=[v if isinstance(v, str) else display_text(v) for v in col["clerp"]],
+        activation=float_column(col["activation"]),
+        influence=float_column(col["influence"]),
+        token_prob=float_column(col["token_prob"]),
+        js_ids=[v if isinstance(v, str) else display_text(v) for v in col["jsNodeId"]],
     )
     # token_prob is 0 on non-logit nodes in every producer; it means "none" there.
     table.token_prob[~logit_rows] = np.nan
+    outside = (table.token_prob < 0) | (table.token_prob > 1)
+    if outside.any():
+        warnings.append(f"{int(outside.sum())} logit token_prob value(s) outside [0, 1] clamped")
+        np.clip(table.token_prob, 0.0, 1.0, out=table.token_prob)
     return table, kept
 
 
@@ -193,14 +204,14 @@ def _kinds(raw_nodes: list[dict[str, Any]], warnings: list[str]) -> list[NodeKin
     types = [n.get("feature_type") for n in raw_nodes]
     table: dict[Any, NodeKind] = {}
     unknown: set[str] = set()
-    for t in {t if isinstance(t, str) else repr(t) for t in types}:
+    for t in {t if isinstance(t, str) else describe(t) for t in types}:
         kind = _kind_of(t)
         if kind is None:
             unknown.add(t)
         table[t] = NodeKind.FEATURE if kind is None else kind
     if unknown:
         warnings.append(f"unknown feature_type {sorted(unknown)} read as transcoder features")
-    return [table[t if isinstance(t, str) else repr(t)] for t in types]
+    return [table[t if isinstance(t, str) else describe(t)] for t in types]
 
 
 def _columns(nodes: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -236,33 +247,6 @@ def _unique_ids(file_ids: list[str], kinds: list[NodeKind]) -> list[str]:
     return out
 
 
-def _float_column(values: list[Any]) -> np.ndarray:
-    """float32 column; None and missing become NaN, and so do non-numbers (slow path)."""
-    try:
-        return np.array(values, dtype=np.float32)  # None -> nan
-    except (TypeError, ValueError):
-        return np.array([_as_float(v) for v in values], dtype=np.float32)
-
-
-def _cached_layer(cache: dict[tuple[Any, NodeKind], int], layer: Any, kind: NodeKind) -> int:
-    try:
-        return cache[(layer, kind)]
-    except KeyError:
-        value = cache[(layer, kind)] = _layer_value(layer, kind)
-        return value
-    except TypeError:  # unhashable layer value
-        return _layer_value(layer, kind)
-
-
-def _layer_value(layer: Any, kind: NodeKind) -> int:
-    if kind == NodeKind.EMBEDDING:
-        return -1
-    try:
-        return int(layer)
-    except (TypeError, ValueError):
-        return -1 if kind != NodeKind.LOGIT else 1 << 30
-
-
 def _read_links(
     path: str | Path,
     links: list[Any],
@@ -276,19 +260,13 @@ def _read_links(
         dst_ids = list(map(itemgetter("target"), links))
         raw_w = list(map(itemgetter("weight"), links))
     except (TypeError, KeyError):
-        raise GraphSchemaError(path, "a link lacks 'source', 'target' or 'weight'") from None
-    try:
-        weight = np.array(raw_w, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise GraphSchemaError(path, "a link weight is not a number") from None
-    if weight.ndim != 1:
-        raise GraphSchemaError(path, "a link weight is not a number")
-    finite = np.isfinite(weight)
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
-        raise GraphSchemaError(
-            path, f"{int((~finite).sum())} link weight(s) are NaN or infinite "
-                  f"(first: {src_ids[bad]} -> {dst_ids[bad]})")
+        raise bad_link(path, links) from None
+    weight = link_weights(path, raw_w, src_ids, dst_ids)
+    for name, ids in (("source", src_ids), ("target", dst_ids)):
+        if not all(type(i) is str for i in ids):
+            k = next(k for k, i in enumerate(ids) if type(i) is not str)
+            raise GraphSchemaError(path, f"link {k}: {name} is {type_name(ids[k])}, "
+                                         "expected a node id")
     single = {fid: rows[0] for fid, rows in by_file_id.items()}
     ambiguous = {fid for fid, rows in by_file_id.items() if len(rows) > 1}
     source = _rows_of(src_ids, single, n_links)
@@ -302,7 +280,7 @@ def _read_links(
         name = src_ids[k] if source[k] < 0 else dst_ids[k]
         raise GraphSchemaError(
             path, f"{int(missing.sum())} link(s) refer to nodes that are not in the file "
-                  f"(first: {name!r})")
+                  f"(first: link {k}, {describe(name)})")
     loops = int((source == target).sum())
     zeros = int((weight == 0).sum())
     if loops:
@@ -364,43 +342,62 @@ def _parse_info(info: Any) -> dict[str, Any]:
         return info
     if isinstance(info, str):
         # Neuronpedia writes `info` as a Python repr; literal_eval never runs code.
+        if len(info) > _MAX_INFO_CHARS:
+            return {}
         for parse in (orjson.loads, ast.literal_eval):
             try:
                 value = parse(info)
-            except (ValueError, SyntaxError, orjson.JSONDecodeError, MemoryError, RecursionError):
+            except Exception:  # noqa: BLE001, S112 - literal_eval raises many types
                 continue
             if isinstance(value, dict):
                 return value
     return {}
 
 
-def _read_metadata(meta: dict[str, Any], nodes: NodeTable) -> GraphMetadata:
+def _threshold(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    return None
+
+
+def _input_tokens(value: Any, warnings: list[str]) -> list[int] | None:
+    if not isinstance(value, list):
+        return None
+    if all(type(t) is int and INT64_RANGE[0] <= t <= INT64_RANGE[1] for t in value):
+        return value
+    warnings.append("metadata 'input_tokens' holds values that are not token ids; ignored")
+    return None
+
+
+def _read_metadata(meta: dict[str, Any], nodes: NodeTable, warnings: list[str]
+                   ) -> GraphMetadata:
     info = _parse_info(meta.get("info"))
     tokens = meta.get("prompt_tokens")
-    tokens = [str(t) for t in tokens] if isinstance(tokens, list) else []
+    tokens = [display_text(t) for t in tokens] if isinstance(tokens, list) else []
     scan = meta.get("scan")
-    if not isinstance(scan, (str, list)):
+    if isinstance(scan, list):
+        scan = [display_text(s) for s in scan]
+    elif not isinstance(scan, str):
         scan = None
     raw_pruning = meta.get("pruning_settings")
     pruning: dict[str, Any] = raw_pruning if isinstance(raw_pruning, dict) else {}
     node_t = meta.get("node_threshold", meta.get("nodeThreshold", pruning.get("node_threshold")))
     edge_t = meta.get("edge_threshold", pruning.get("edge_threshold"))
     logit_layers = nodes.layer[nodes.kind == NodeKind.LOGIT]
-    input_tokens = meta.get("input_tokens")
     model = meta.get("model") or meta.get("model_name") or ""
     if not model and isinstance(scan, str) and "/" not in scan:
         model = scan
     return GraphMetadata(
-        prompt=str(meta.get("prompt") or ""),
+        prompt=display_text(meta.get("prompt")),
         prompt_tokens=tokens,
-        input_tokens=[int(t) for t in input_tokens] if isinstance(input_tokens, list) else None,
-        slug=str(meta.get("slug") or ""),
+        input_tokens=_input_tokens(meta.get("input_tokens"), warnings),
+        slug=display_text(meta.get("slug")),
         scan=scan,
-        model=str(model),
-        transcoder_set=str(info.get("transcoder_set") or meta.get("transcoder_set") or ""),
+        model=display_text(model),
+        transcoder_set=display_text(info.get("transcoder_set") or meta.get("transcoder_set")),
         n_layers=int(logit_layers.max()) - 1 if logit_layers.size else None,
-        node_threshold=float(node_t) if isinstance(node_t, (int, float)) else None,
-        edge_threshold=float(edge_t) if isinstance(edge_t, (int, float)) else None,
+        node_threshold=_threshold(node_t),
+        edge_threshold=_threshold(edge_t),
         raw=meta,
     )
 

@@ -88,5 +88,41 @@ def write_json(path: str | Path, obj: dict[str, Any]) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a file."""
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY))
+    try:
+        data = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:
+        # orjson writes at most 254 levels but reads 1,024: a value the file carried through
+        # unchanged (a node field, metadata, qParams) may be deeper. Write it as null.
+        data = orjson.dumps(_shallow(obj, MAX_WRITE_DEPTH), option=orjson.OPT_SERIALIZE_NUMPY)
+    tmp.write_bytes(data)
     tmp.replace(target)
+
+
+MAX_WRITE_DEPTH = 200
+"""Values nested deeper than this are written as null (orjson's own limit is 254)."""
+
+
+def _shallow(value: Any, limit: int) -> Any:
+    """A copy of ``value`` with everything below ``limit`` levels replaced by None.
+
+    Iterative, so it is safe on the 1,000-deep values that orjson accepts when reading.
+    """
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 0)]
+    while stack:
+        item, parent, key, depth = stack.pop()
+        if isinstance(item, (list, dict)) and depth >= limit:
+            parent[key] = None
+        elif isinstance(item, list):
+            copy: Any = [None] * len(item)
+            parent[key] = copy
+            stack.extend((v, copy, k, depth + 1) for k, v in enumerate(item))
+        elif isinstance(item, dict):
+            copy = dict.fromkeys(item)
+            parent[key] = copy
+            stack.extend((v, copy, k, depth + 1) for k, v in item.items())
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 1 << 63:
+            parent[key] = float(item) if abs(item) < 1 << 1000 else None
+        else:
+            parent[key] = item
+    return root[0]

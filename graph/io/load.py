@@ -6,9 +6,18 @@ import gc
 from pathlib import Path
 
 from ..cancel import NEVER, CancelToken, Progress, no_progress
-from ..errors import FileTooLargeError, GraphLoadError, NotAGraphFileError
-from .json_io import graph_from_json, parse_json_bytes
+from ..errors import (
+    CircuitDeskError,
+    FileTooLargeError,
+    GraphLoadError,
+    GraphSchemaError,
+    NotAGraphFileError,
+    OutOfMemoryError,
+    exception_text,
+)
 from ..model import Graph
+from .json_io import graph_from_json, parse_json_bytes
+from .validate import ensure_valid
 
 MAX_FILE_BYTES = 2 * 1024**3
 """Files larger than this are refused before reading (2 GiB)."""
@@ -31,6 +40,31 @@ def load_graph(
         Cancelled: when ``cancel`` was set.
     """
     p = Path(path)
+    try:
+        graph = _load(p, max_bytes, progress, cancel)
+        ensure_valid(p, graph)
+    except CircuitDeskError:
+        raise  # our own errors (GraphLoadError, Cancelled) already say what is wrong
+    except MemoryError:
+        raise OutOfMemoryError(p, _out_of_memory(p)) from None
+    except RecursionError:
+        raise GraphSchemaError(p, "values are nested too deeply to read") from None
+    except Exception as exc:  # the one boundary: nothing else may escape a load
+        raise GraphLoadError(p, f"could not be read ({exception_text(exc)}); "
+                                "this is a bug in CircuitDesk, please report it") from exc
+    progress(1.0, "done")
+    return graph
+
+
+def _out_of_memory(p: Path) -> str:
+    try:
+        size = f"{p.stat().st_size / 1024**2:.0f} MB"
+    except OSError:
+        size = "the file"
+    return f"out of memory while reading it ({size}); close other programs or use a larger machine"
+
+
+def _load(p: Path, max_bytes: int, progress: Progress, cancel: CancelToken) -> Graph:
     try:
         size = p.stat().st_size
         if not p.is_file():
@@ -60,7 +94,7 @@ def load_graph(
         try:
             data = p.read_bytes()
         except MemoryError:
-            raise FileTooLargeError(p, "not enough memory to read the file") from None
+            raise OutOfMemoryError(p, _out_of_memory(p)) from None
         cancel.check()
         progress(0.3, "parsing")
         # Parsing makes ~1 container per node and link; with the cyclic GC on, each
@@ -78,5 +112,4 @@ def load_graph(
         finally:
             if gc_was_enabled:
                 gc.enable()
-    progress(1.0, "done")
     return graph

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import struct
 import threading
 import zipfile
 from pathlib import Path
@@ -22,9 +21,18 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..cancel import NEVER, CancelToken, Progress, no_progress
+from ..errors import (
+    GraphSchemaError,
+    MissingDependencyError,
+    NotAGraphFileError,
+    UnsafeFileError,
+    describe,
+    exception_text,
+    type_name,
+)
+from ..model import F32_WEIGHT_BOUND, MAX_ABS_WEIGHT, MAX_LAYER, MAX_POSITIONS, Graph
 from .dense import DenseGraphData, graph_from_dense
-from ..errors import GraphSchemaError, MissingDependencyError, NotAGraphFileError, UnsafeFileError
-from ..model import Graph
+from .pt_scan import check_archive
 
 
 class LogitTarget(NamedTuple):
@@ -114,6 +122,15 @@ def load_pt(
         raise MissingDependencyError(
             path, "reading .pt graphs needs torch: pip install 'circuitdesk[models]'") from None
     progress(0.05, "reading")
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # e.g. "spans multiple disks"
+        raise NotAGraphFileError(path, f"not a readable torch archive ({exception_text(exc)})") \
+            from None
+    if not is_zip:
+        raise NotAGraphFileError(path, "not a torch zip archive (a bare pickle or a torch file "
+                                       "older than 1.6, which circuit-tracer never wrote)")
+    check_archive(Path(path))
     raw = _torch_load(torch, Path(path))
     cancel.check()
     progress(0.6, "checking")
@@ -140,8 +157,11 @@ def _torch_load(torch: Any, path: Path) -> Any:
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotAGraphFileError(path, f"not a readable torch archive ({first})") from None
-    except (ValueError, TypeError, OverflowError, MemoryError, struct.error) as exc:
-        raise NotAGraphFileError(path, f"not a readable torch archive ({exc})") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - bit flips make torch raise KeyError, assert, ...
+        raise NotAGraphFileError(path, f"not a readable torch archive "
+                                       f"({exception_text(exc)})") from None
 
 
 def _why_unsafe(message: str) -> str:
@@ -155,17 +175,29 @@ def _why_unsafe(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else "disallowed pickle content"
 
 
-def _tensor(path: str | Path, d: dict[str, Any], key: str, torch: Any, ndim: int) -> np.ndarray:
+def _tensor(path: str | Path, d: dict[str, Any], key: str, torch: Any, ndim: int,
+            integer: bool = False) -> np.ndarray:
+    """A plain dense CPU tensor as float32 (or int64 where ``integer``), else our error."""
     value = d[key]
-    if not isinstance(value, torch.Tensor):
-        raise GraphSchemaError(path, f"'{key}' is {type(value).__name__}, not a tensor")
+    if type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
+        raise GraphSchemaError(path, f"'{key}' is {type_name(value)}, not a tensor")
+    if (value.layout != torch.strided or value.is_quantized or value.is_nested or value.is_meta
+            or value.device.type != "cpu"):
+        raise GraphSchemaError(path, f"'{key}' is not a plain dense tensor")
     if value.dim() != ndim:
         raise GraphSchemaError(path, f"'{key}' has shape {tuple(value.shape)}, expected {ndim}-D")
-    if value.is_complex():
-        raise GraphSchemaError(path, f"'{key}' is complex")
+    if value.is_complex() or value.dtype not in _dtypes(torch):
+        raise GraphSchemaError(path, f"'{key}' has dtype {value.dtype}, not a real number type")
+    if integer and value.is_floating_point():
+        raise GraphSchemaError(path, f"'{key}' holds {value.dtype} values, expected integers")
     if value.is_floating_point():
         return np.asarray(value.detach().to(torch.float32).numpy())
     return np.asarray(value.detach().to(torch.int64).numpy())
+
+
+def _dtypes(torch: Any) -> set[Any]:
+    return {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.uint8,
+            torch.int16, torch.int32, torch.int64, torch.bool}
 
 
 def _dense_data(path: str | Path, d: Any, torch: Any) -> DenseGraphData:
@@ -176,27 +208,22 @@ def _dense_data(path: str | Path, d: Any, torch: Any) -> DenseGraphData:
         missing.append("logit_targets")
     if missing:
         raise GraphSchemaError(path, f"not a circuit-tracer graph: missing {', '.join(missing)}")
-    adjacency = _tensor(path, d, "adjacency_matrix", torch, 2)
-    active = _tensor(path, d, "active_features", torch, 2)
-    selected = _tensor(path, d, "selected_features", torch, 1)
-    activations = _tensor(path, d, "activation_values", torch, 1)
-    tokens = _tensor(path, d, "input_tokens", torch, 1)
-    probs = _tensor(path, d, "logit_probabilities", torch, 1)
-    if not np.isfinite(adjacency).all():
-        raise GraphSchemaError(path, "adjacency_matrix has NaN or infinite entries")
-    if active.shape[1:] != (3,) or activations.shape[0] != active.shape[0]:
-        raise GraphSchemaError(path, f"active_features {active.shape} and activation_values "
-                                     f"{activations.shape} do not match")
-    if selected.size and (selected.min() < 0 or selected.max() >= len(active)):
-        raise GraphSchemaError(path, "selected_features points outside active_features")
+    cfg = d["cfg"]
+    n_layers = cfg.get("n_layers") if isinstance(cfg, ModelConfig) else None
+    if not isinstance(n_layers, int) or isinstance(n_layers, bool) or not 1 <= n_layers < MAX_LAYER:
+        raise GraphSchemaError(path, "'cfg' has no positive integer n_layers")
+    adjacency, active, activations, selected, tokens, probs = _checked_tensors(path, d, torch)
     layout, logit_ids, logit_strs = _logit_targets(path, d, torch)
     if probs.shape[0] != len(logit_ids):
         raise GraphSchemaError(path, f"{probs.shape[0]} logit probabilities for "
                                      f"{len(logit_ids)} logit targets")
-    cfg = d["cfg"]
-    n_layers = cfg.get("n_layers") if isinstance(cfg, ModelConfig) else None
-    if not isinstance(n_layers, int) or isinstance(n_layers, bool) or n_layers < 1:
-        raise GraphSchemaError(path, "'cfg' has no positive integer n_layers")
+    _check_node_count(path, adjacency, len(selected), n_layers, len(tokens), len(logit_ids))
+    if selected.size:
+        feats = active[selected]
+        if (feats[:, 0].min() < 0 or feats[:, 0].max() >= n_layers or feats[:, 1].min() < 0
+                or feats[:, 1].max() >= len(tokens) or feats[:, 2].min() < 0):
+            raise GraphSchemaError(path, "active_features holds a layer, position or feature "
+                                         "index outside the graph")
     tokenizer = cfg.get("tokenizer_name")
     scan = d.get("scan")
     if not (scan is None or isinstance(scan, str)
@@ -210,10 +237,53 @@ def _dense_data(path: str | Path, d: Any, torch: Any) -> DenseGraphData:
         logit_strings=logit_strs, logit_probabilities=probs, n_layers=n_layers,
         prompt=prompt if isinstance(prompt, str) else "",
         token_strings=_token_strings(tokenizer, tokens.tolist()),
-        scan=scan, model=str(cfg.get("model_name") or ""),
+        scan=scan, model=_name(cfg.get("model_name")),
         vocab_size=vocab_size if isinstance(vocab_size, int) else None,
         extra={"layout": layout, "tokenizer_name": tokenizer},
     )
+
+
+def _checked_tensors(path: str | Path, d: dict[str, Any], torch: Any) -> tuple[np.ndarray, ...]:
+    adjacency = _tensor(path, d, "adjacency_matrix", torch, 2)
+    active = _tensor(path, d, "active_features", torch, 2, integer=True)
+    selected = _tensor(path, d, "selected_features", torch, 1, integer=True)
+    activations = _tensor(path, d, "activation_values", torch, 1)
+    tokens = _tensor(path, d, "input_tokens", torch, 1, integer=True)
+    probs = _tensor(path, d, "logit_probabilities", torch, 1)
+    if not np.isfinite(adjacency).all():
+        raise GraphSchemaError(path, "adjacency_matrix has NaN or infinite entries")
+    if adjacency.size and float(np.abs(adjacency).max()) > F32_WEIGHT_BOUND:
+        raise GraphSchemaError(path, f"adjacency_matrix has entries larger than "
+                                     f"{MAX_ABS_WEIGHT:g}")
+    if active.shape[1:] != (3,) or activations.shape[0] != active.shape[0]:
+        raise GraphSchemaError(path, f"active_features {active.shape} and activation_values "
+                                     f"{activations.shape} do not match")
+    if selected.size and (selected.min() < 0 or selected.max() >= len(active)):
+        raise GraphSchemaError(path, "selected_features points outside active_features")
+    if len(tokens) > MAX_POSITIONS:
+        raise GraphSchemaError(path, f"{len(tokens)} input tokens (at most {MAX_POSITIONS})")
+    activations[~np.isfinite(activations)] = np.nan  # unknown, as in JSON graphs
+    if not ((probs >= 0) & (probs <= 1)).all():
+        raise GraphSchemaError(path, "logit_probabilities holds values outside [0, 1]")
+    return adjacency, active, activations, selected, tokens, probs
+
+
+def _check_node_count(path: str | Path, adjacency: np.ndarray, n_sel: int, n_layers: int,
+                      n_pos: int, n_logit: int) -> None:
+    """Refuse before building any per-node array: ``n_layers * n_pos`` error nodes could be
+    billions when the config lies."""
+    n = n_sel + n_layers * n_pos + n_pos + n_logit
+    if adjacency.shape != (n, n):
+        raise GraphSchemaError(
+            path, f"adjacency is {adjacency.shape}, expected ({n}, {n}) for {n_sel} features, "
+                  f"{n_layers} layers, {n_pos} positions, {n_logit} logits")
+
+
+def _name(value: Any) -> str:
+    """A config string; a non-string (a 5,000-digit int cannot even be str()-ed) is shown short."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None else describe(value)
 
 
 def _logit_targets(path: str | Path, d: dict[str, Any], torch: Any
@@ -224,15 +294,20 @@ def _logit_targets(path: str | Path, d: dict[str, Any], torch: Any
     if isinstance(value, torch.Tensor):
         # v0.1.0 (and some later files) store plain token ids; the engine reads them as targets
         # with empty strings.
-        ids = _tensor(path, d, key, torch, 1).tolist()
+        ids = _tensor(path, d, key, torch, 1, integer=True).tolist()
+        if any(i < 0 for i in ids):
+            raise GraphSchemaError(path, f"'{key}' holds a negative token id")
         return "circuit-tracer-pt-v0.1", [int(i) for i in ids], [""] * len(ids)
     if not isinstance(value, list):
         raise GraphSchemaError(path, f"'{key}' is {type(value).__name__}, not a list")
     ids, strs = [], []
-    for item in value:
+    for k, item in enumerate(value):
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
-                and isinstance(item[1], int)):
-            raise GraphSchemaError(path, f"'{key}' holds {type(item).__name__}, not LogitTarget")
+                and type(item[1]) is int):
+            raise GraphSchemaError(path, f"'{key}' holds {type_name(item)}, not LogitTarget")
+        if not 0 <= item[1] < 1 << 62:
+            raise GraphSchemaError(path, f"logit target {k}: token id {describe(item[1])} is "
+                                         "out of range")
         strs.append(item[0])
         ids.append(item[1])
     return "circuit-tracer-pt", ids, strs
@@ -244,14 +319,19 @@ def _token_strings(tokenizer_name: Any, ids: list[int]) -> list[str]:
     Looks in a local folder named by ``tokenizer_name`` and in the Hugging Face cache only;
     nothing is downloaded.
     """
-    if not isinstance(tokenizer_name, str) or not tokenizer_name:
+    if not isinstance(tokenizer_name, str) or not tokenizer_name or len(tokenizer_name) > 256 \
+            or "\0" in tokenizer_name:
         return []
     try:
         from tokenizers import Tokenizer
     except ImportError:
         return []
     candidate: Any = Path(tokenizer_name) / "tokenizer.json"
-    if not candidate.is_file():
+    try:
+        local = candidate.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, say
+        local = False
+    if not local:
         try:
             from huggingface_hub import try_to_load_from_cache
         except ImportError:
@@ -260,7 +340,10 @@ def _token_strings(tokenizer_name: Any, ids: list[int]) -> list[str]:
             candidate = try_to_load_from_cache(tokenizer_name, "tokenizer.json")
         except Exception:  # a malformed repo id: treat as "not cached"
             return []
-    if not isinstance(candidate, (str, Path)) or not Path(candidate).is_file():
+    try:
+        if not isinstance(candidate, (str, Path)) or not Path(candidate).is_file():
+            return []
+    except (OSError, ValueError):
         return []
     try:
         tok = Tokenizer.from_file(str(candidate))

@@ -8,17 +8,20 @@ file's own convention plus everything else under the namespaced ``circuitdesk`` 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..document import Supernode, ViewState, _frozen_map
-from .json_write import graph_to_json, write_json
 from ..model import Graph
+from .json_write import graph_to_json, write_json
 
 NAMESPACE = "circuitdesk"
 SESSION_VERSION = 1
+_MAX_LABEL = 1000
+"""User labels and group names longer than this are cut (they are one line on the canvas)."""
 
 
 class IdResolver:
@@ -34,7 +37,7 @@ class IdResolver:
                 self._by_js[jid].append(uid)
 
     def resolve(self, ref: Any) -> list[str]:
-        """All our ids that ``ref`` names; [] when it names nothing."""
+        """All our ids that ``ref`` names; [] when it names nothing (or is not a string)."""
         if not isinstance(ref, str) or not ref:
             return []
         if self.graph.has_node(ref):
@@ -56,24 +59,91 @@ def uses_js_ids(graph: Graph) -> bool:
 
 
 def state_from_qparams(graph: Graph, qparams: dict[str, Any] | None = None) -> ViewState:
-    """The view state stored in ``qparams`` (default: the graph's own)."""
+    """The view state stored in ``qparams`` (default: the graph's own).
+
+    Total: a ``qParams`` written by hand or by another tool may hold anything, so every field
+    of a wrong type, every id that names no node and every non-finite number is ignored
+    rather than raised on.
+    """
     q = graph.qparams if qparams is None else qparams
+    if not isinstance(q, dict):
+        q = {}
     res = IdResolver(graph)
     raw_ours = q.get(NAMESPACE)
     ours: dict[str, Any] = raw_ours if isinstance(raw_ours, dict) else {}
-    pinned = res.resolve_all(ours.get("pinned", q.get("pinnedIds") or []))
+    raw_pins = ours.get("pinned", q.get("pinnedIds"))
+    if isinstance(raw_pins, str):  # the viewers' URL form: comma-separated ids
+        raw_pins = raw_pins.split(",")
+    pinned = res.resolve_all(_items(raw_pins))
+    raw_groups = ours.get("supernodes") or q.get("supernodes")
+    clicked_list = res.resolve(ours.get("clicked", q.get("clickedId")))
+    return ViewState(
+        pinned=frozenset(pinned),
+        hidden=frozenset(res.resolve_all(_items(ours.get("hidden")))),
+        supernodes=_supernodes(res, raw_groups),
+        clicked=clicked_list[0] if clicked_list else None,
+        selected=frozenset(clicked_list[:1]),
+        positions=_frozen_map(_node_points(res, ours.get("positions"))),  # type: ignore[arg-type]
+        labels=_frozen_map(_labels(res, ours.get("labels"))),  # type: ignore[arg-type]
+        subgraph_positions=_frozen_map(  # type: ignore[arg-type]
+            {key: xy for key, xy in _points(ours.get("subgraph_positions"))}),
+        **_settings(graph, ours),
+    )
+
+
+def _items(value: Any) -> list[Any]:
+    """A list field's items; a string or any other non-list counts as no items."""
+    return value if isinstance(value, list) else []
+
+
+def _mapping(value: Any) -> list[tuple[str, Any]]:
+    return [(k, v) for k, v in value.items() if isinstance(k, str)] \
+        if isinstance(value, dict) else []
+
+
+def _point(p: Any) -> tuple[float, float] | None:
+    """``(x, y)`` from a two-number list; None for anything else (strings, NaN, 1e400)."""
+    if not (isinstance(p, (list, tuple)) and len(p) == 2):
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p):
+        return None
+    try:
+        x, y = float(p[0]), float(p[1])
+    except OverflowError:
+        return None
+    return (x, y) if math.isfinite(x) and math.isfinite(y) and max(abs(x), abs(y)) < 1e12 \
+        else None
+
+
+def _points(value: Any) -> list[tuple[str, tuple[float, float]]]:
+    return [(k, xy) for k, p in _mapping(value) if (xy := _point(p)) is not None]
+
+
+def _node_points(res: IdResolver, value: Any) -> dict[str, tuple[float, float]]:
+    return {uid: xy for ref, xy in _points(value) for uid in res.resolve(ref)}
+
+
+def _labels(res: IdResolver, value: Any) -> dict[str, str]:
+    return {uid: text[:_MAX_LABEL] for ref, text in _mapping(value) if isinstance(text, str)
+            for uid in res.resolve(ref)}
+
+
+def _supernodes(res: IdResolver, raw: Any) -> tuple[Supernode, ...]:
     groups = []
-    raw_groups = ours.get("supernodes") or q.get("supernodes") or []
-    for entry in raw_groups if isinstance(raw_groups, list) else []:
+    for entry in _items(raw):
         if isinstance(entry, list) and len(entry) >= 2 and isinstance(entry[0], str):
             members = tuple(sorted(res.resolve_all(entry[1:])))
             if members:
-                groups.append(Supernode(entry[0], members))
-    clicked_list = res.resolve(ours.get("clicked", q.get("clickedId")))
+                groups.append(Supernode(entry[0][:_MAX_LABEL], members))
+    return tuple(groups)
+
+
+def _settings(graph: Graph, ours: dict[str, Any]) -> dict[str, Any]:
+    """Thresholds (numbers in [0, 1] only) and the pruning switch."""
     kwargs: dict[str, Any] = {}
     for name in ("node_threshold", "edge_threshold"):
         value = ours.get(name)
-        if isinstance(value, (int, float)) and 0 <= value <= 1:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
             kwargs[name] = float(value)
         elif name == "node_threshold" and graph.metadata.node_threshold is not None:
             kwargs[name] = graph.metadata.node_threshold
@@ -81,30 +151,7 @@ def state_from_qparams(graph: Graph, qparams: dict[str, Any] | None = None) -> V
         kwargs["pruning"] = ours["pruning"]
     elif graph.adjacency is not None:
         kwargs["pruning"] = True  # a raw engine graph is unreadable unpruned
-    positions = {
-        uid: (float(p[0]), float(p[1]))
-        for ref, p in (ours.get("positions") or {}).items()
-        if isinstance(p, (list, tuple)) and len(p) == 2
-        for uid in res.resolve(ref)
-    }
-    labels = {uid: str(text) for ref, text in (ours.get("labels") or {}).items()
-              for uid in res.resolve(ref)}
-    sg_positions = {
-        str(key): (float(p[0]), float(p[1]))
-        for key, p in (ours.get("subgraph_positions") or {}).items()
-        if isinstance(p, (list, tuple)) and len(p) == 2
-    }
-    return ViewState(
-        pinned=frozenset(pinned),
-        hidden=frozenset(res.resolve_all(ours.get("hidden") or [])),
-        supernodes=tuple(groups),
-        clicked=clicked_list[0] if clicked_list else None,
-        selected=frozenset(clicked_list[:1]),
-        positions=_frozen_map(positions),  # type: ignore[arg-type]
-        labels=_frozen_map(labels),  # type: ignore[arg-type]
-        subgraph_positions=_frozen_map(sg_positions),  # type: ignore[arg-type]
-        **kwargs,
-    )
+    return kwargs
 
 
 def qparams_from_state(graph: Graph, state: ViewState, extra: dict[str, Any] | None = None
