@@ -40,6 +40,13 @@ def _render(qtbot, name: str, dark: bool = False) -> tuple[GraphCanvas, QImage]:
     canvas.reset_view()
     canvas.grab()  # a paint starts the edge image in a worker thread
     qtbot.waitUntil(canvas.edge_layer.is_fresh, timeout=20000)
+    # the view's last change is handled on a 60 ms throttle: settle it now, so the picture
+    # does not depend on how fast this machine got here
+    canvas._on_range_changed.flush()
+    canvas._update_glyph_size()
+    canvas._update_labels()
+    canvas.grab()
+    qtbot.waitUntil(canvas.edge_layer.is_fresh, timeout=20000)
     return canvas, canvas.grab().toImage()
 
 

@@ -218,9 +218,10 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
 
     def _on_graph_replaced(self) -> None:
         self._prune_nodes = self._prune_edges = None
+        if self.hovered is not None:  # it described a node of the previous graph
+            self._hover_item.setData(pos=np.zeros((0, 2)))
         self.hovered = None
-        self.tooltip.hide()  # it described a node of the previous graph
-        self._hover_item.setData(pos=np.zeros((0, 2)))
+        self.tooltip.hide()
         self.search_hits = []
         assert self._doc is not None
         self.layout_ = layer_layout(self._doc.graph)
