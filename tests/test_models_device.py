@@ -11,12 +11,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from circuitdesk.app.cli import main  # noqa: E402
-from circuitdesk.models.protocol import Intervention, ModelLoadError  # noqa: E402
-from circuitdesk.models.registry import open_backend  # noqa: E402
-from circuitdesk.models.torch.backend import choose_device, choose_dtype  # noqa: E402
+from circuitdesk.app.cli import main
+from circuitdesk.models.protocol import Intervention, ModelLoadError
+from circuitdesk.models.registry import open_backend
+from circuitdesk.models.torch.backend import choose_device, choose_dtype
 
-from .models_util import PROMPT, build_model, build_transcoders  # noqa: E402
+from .models_util import PROMPT, build_model, build_transcoders
 
 pytestmark = pytest.mark.models
 

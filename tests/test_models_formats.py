@@ -15,13 +15,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 yaml = pytest.importorskip("yaml")
-from safetensors.torch import load_file, save_file  # noqa: E402
+from circuitdesk.models.protocol import ModelLoadError
+from circuitdesk.models.torch.hf_loading import resolve_transcoders_dir
+from circuitdesk.models.torch.transcoder_formats import load_transcoders
+from circuitdesk.models.torch.transcoders import Transcoders
+from safetensors.torch import load_file, save_file
 
-from circuitdesk.models.protocol import ModelLoadError  # noqa: E402
-from circuitdesk.models.torch.hf_loading import resolve_transcoders_dir  # noqa: E402
-from circuitdesk.models.torch.transcoders import Transcoders, load_transcoders  # noqa: E402
-
-from .models_util import build_transcoders  # noqa: E402
+from .models_util import build_transcoders
 
 pytestmark = pytest.mark.models
 L, D, F = 3, 16, 24

@@ -24,7 +24,7 @@ from ..protocol import (
 )
 from .replacement import ReplacementModel, ensure_tokenized
 from .runs import PatchRun, RecordRun
-from .transcoders import load_transcoders
+from .transcoder_formats import load_transcoders
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
            "float16": torch.float16}
@@ -230,12 +230,16 @@ def open_torch_backend(model_dir: str | Path | None, transcoders_dir: str | Path
         raise ModelLoadError("", "both a model folder and a transcoder folder are needed")
     device = choose_device(device)
     compute = choose_dtype(dtype, device)
-    progress(0.0, "reading transcoders")
-    tc = load_transcoders(resolve_transcoders_dir(transcoders_dir), dtype=compute, device=device)
-    cancel.check()
-    progress(0.3, "loading model")
+    tc_dir = resolve_transcoders_dir(transcoders_dir)
     mdir = resolve_model_dir(model_dir)
+    # The model first: while transformers converts it, its file's pages count as resident,
+    # and the encoders would add to that peak (8.2 GiB against 7.2 GiB measured for a
+    # Llama-3.2-1B shape with an 8192-feature CLT in float32).
+    progress(0.0, "loading model")
     model, tokenizer = load_hf_model(mdir, compute, device)
+    cancel.check()
+    progress(0.7, "reading transcoders")
+    tc = load_transcoders(tc_dir, dtype=compute, device=device)
     cancel.check()
     rm = ReplacementModel(model, tokenizer, tc)
     progress(1.0, "ready")

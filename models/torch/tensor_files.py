@@ -134,6 +134,6 @@ def _npy_member(path: Path, raw: Any, info: zipfile.ZipInfo) -> torch.Tensor:
     count = int(np.prod(shape)) if shape else 1
     if count == 0:
         return torch.from_numpy(np.zeros(shape, dtype=dtype))
-    arr = np.memmap(path, dtype=dtype, mode="c", offset=raw.tell(), shape=(count,))
-    arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
+    flat = np.memmap(path, dtype=dtype, mode="c", offset=raw.tell(), shape=(count,))
+    arr = flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
     return torch.from_numpy(arr)

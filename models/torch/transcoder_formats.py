@@ -32,7 +32,7 @@ from ..protocol import ModelLoadError
 from .tensor_files import map_npz, map_safetensors
 from .transcoders import HOOK_ALIASES, LayerTensors, Transcoders, assemble
 
-ACTIVATIONS = (None, "relu", "jump_relu", "jumprelu", "topk")
+ACTIVATIONS: tuple[str | None, ...] = (None, "relu", "jump_relu", "jumprelu", "topk")
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -55,7 +55,8 @@ def parse_hf_uri(uri: str) -> tuple[str, str, str | None]:
     parts = parsed.path.lstrip("/").split("/", 1)
     if parsed.scheme != "hf" or not parsed.netloc or len(parts) != 2 or not parts[1]:
         raise ModelLoadError(uri, "not an hf://org/repo/file reference")
-    revision = (parse_qs(parsed.query).get("revision") or [None])[0] or None
+    revs = parse_qs(parsed.query).get("revision")
+    revision = revs[0] if revs else None
     return f"{parsed.netloc}/{parts[0]}", parts[1], revision
 
 
@@ -228,3 +229,13 @@ def read_transcoders(root: Path, *, dtype: torch.dtype, device: torch.device | s
                     input_hook=cfg["feature_input_hook"], output_hook=cfg["feature_output_hook"],
                     scan=cfg.get("scan") or scan_from_path(root), path=str(root),
                     dtype=dtype, device=device)
+
+
+def load_transcoders(folder: str | Path, *, dtype: torch.dtype = torch.float32,
+                     device: torch.device | str = "cpu") -> Transcoders:
+    """Read a transcoder folder (``config.yaml`` + files) with encoders in ``dtype``.
+
+    Raises:
+        ModelLoadError: Missing files, unknown ``model_kind`` / hooks, bad shapes.
+    """
+    return read_transcoders(Path(folder), dtype=dtype, device=device)

@@ -1,6 +1,6 @@
 """Transcoders in one torch representation: encoders in memory, decoders mapped from disk.
 
-Every layout circuit-tracer 0.5.x reads (see :mod:`.transcoder_formats`) becomes one
+Every layout circuit-tracer 0.5.x reads (:func:`.transcoder_formats.load_transcoders`) becomes one
 :class:`Transcoders`. Encoders, biases, thresholds and skip weights are read once, in the
 compute dtype; decoders stay memory-mapped in the file's dtype and only the rows an
 intervention, a sweep or a trace asks for are read (:meth:`Transcoders.decoder_rows`), so a
@@ -105,10 +105,9 @@ class Transcoders:
         def cv(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device=device, dtype=dtype)
 
-        w_enc = cv(self.w_enc)
-        assert w_enc is not None
-        return replace(self, w_enc=w_enc, b_enc=cv(self.b_enc), threshold=cv(self.threshold),
-                       b_dec=cv(self.b_dec), w_skip=cv(self.w_skip))
+        return replace(self, w_enc=self.w_enc.to(device=device, dtype=dtype),
+                       b_enc=self.b_enc.to(device=device, dtype=dtype), threshold=cv(self.threshold),
+                       b_dec=self.b_dec.to(device=device, dtype=dtype), w_skip=cv(self.w_skip))
 
     def activate(self, layer: int, pre: torch.Tensor) -> torch.Tensor:
         """The engine's activation: JumpReLU ``x * (x > θ)``, ReLU, or TopK's gate."""
@@ -192,14 +191,3 @@ def assemble(kind: str, layers: Sequence[LayerTensors], *, activation: str, k: i
     return Transcoders(kind, w_enc, b_enc, thr, [lt.w_dec for lt in layers], b_dec, skip,
                        input_hook, output_hook, scan, path, activation, k)
 
-
-def load_transcoders(folder: str | Path, *, dtype: torch.dtype = torch.float32,
-                     device: torch.device | str = "cpu") -> Transcoders:
-    """Read a transcoder folder (``config.yaml`` + files) with encoders in ``dtype``.
-
-    Raises:
-        ModelLoadError: Missing files, unknown ``model_kind`` / hooks, bad shapes.
-    """
-    from .transcoder_formats import read_transcoders
-
-    return read_transcoders(Path(folder), dtype=dtype, device=device)
