@@ -124,6 +124,9 @@ def test_gemma_scope_2_per_layer_with_affine_skip(tmp_path: Path, hf_cache: Path
     tc = load_transcoders(resolve_transcoders_dir(f"{repo}/transcoder"))
     same(tc, ref, skip=True)
     assert tc.scan == f"{repo}//transcoder"
+    # The scan a graph records (repo//subfolder@revision) finds the same folder.
+    assert resolve_transcoders_dir(f"{repo}//transcoder@main") == resolve_transcoders_dir(
+        f"{repo}/transcoder")
 
 
 def test_gemma_scope_2_cross_layer(tmp_path: Path, hf_cache: Path) -> None:

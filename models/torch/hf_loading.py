@@ -26,11 +26,11 @@ def _hf_snapshot(repo_id: str, marker: str) -> Path | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    repo, _, sub = repo_id.partition("//")
+    ref, _, revision = repo_id.partition("@")  # "org/name[/sub]@rev": the revision ends it
+    repo, _, sub = ref.partition("//")
     parts = repo.split("/")
     if len(parts) > 2:  # "org/name/subfolder" form used by circuit-tracer refs
         repo, sub = "/".join(parts[:2]), "/".join(parts[2:] + ([sub] if sub else []))
-    repo, _, revision = repo.partition("@")
     filename = f"{sub}/{marker}" if sub else marker
     try:
         hit = try_to_load_from_cache(repo, filename, revision=revision or None)
