@@ -68,7 +68,7 @@ def build(work: Path, *, layers: int, d: int, d_mlp: int, vocab: int, features: 
     from safetensors.torch import save_file
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from tests.models_util import build_tokenizer
+    from tests.models_util import build_tokenizer, legacy_rope_keys
 
     cfg = LlamaConfig(
         vocab_size=vocab, hidden_size=d, intermediate_size=d_mlp, num_hidden_layers=layers,
@@ -88,6 +88,7 @@ def build(work: Path, *, layers: int, d: int, d_mlp: int, vocab: int, features: 
     model.save_pretrained(work / "model")
     del model
     gc.collect()
+    legacy_rope_keys(work / "model")
     build_tokenizer(work / "model")
     tc = work / "clt"
     tc.mkdir()

@@ -68,8 +68,32 @@ def build_model(out: Path, arch: str = "llama", seed: int = 0, n_layers: int = 3
                 p.add_(0.3 * torch.randn_like(p))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
+    legacy_rope_keys(out)
     build_tokenizer(out)
     return out
+
+
+def legacy_rope_keys(model_dir: Path) -> None:
+    """Add transformers 4's rope keys beside 5's ``rope_parameters`` in ``config.json``.
+
+    transformers 4.57 (circuit-tracer's pin, used by the parity benchmarks) ignores
+    ``rope_parameters`` and would run llama3 scaling or Gemma 3's two bases as defaults;
+    transformers 5 builds the same model with or without these keys.
+    """
+    path = model_dir / "config.json"
+    cfg = json.loads(path.read_text())
+    rp = cfg.get("rope_parameters")
+    if not isinstance(rp, dict):
+        return
+    if "rope_type" in rp:
+        cfg["rope_theta"] = rp.get("rope_theta", 10000.0)
+        if rp["rope_type"] != "default":
+            cfg["rope_scaling"] = dict(rp)
+    elif "full_attention" in rp:
+        cfg["rope_theta"] = rp["full_attention"].get("rope_theta", 10000.0)
+        if "sliding_attention" in rp:
+            cfg["rope_local_base_freq"] = rp["sliding_attention"].get("rope_theta", 10000.0)
+    path.write_text(json.dumps(cfg, indent=1))
 
 
 def build_transcoders(out: Path, kind: str = "plt", *, n_layers: int = 3, d_model: int = 16,
