@@ -44,8 +44,11 @@ def _build(tmp: Path, d_model: int, n_layers: int, n_features: int, arch: str = 
     from tests.models_util import build_model, build_transcoders
 
     build_model(tmp / "model", arch=arch, n_layers=n_layers, d_model=d_model)
+    # circuit-tracer maps only these hooks for Gemma (utils/tl_nnsight_mapping.py).
+    hooks = ({"input_hook": "hook_resid_mid", "output_hook": "hook_mlp_out"}
+             if arch.startswith("gemma") else {})
     build_transcoders(tmp / "clt", "clt", n_layers=n_layers, d_model=d_model,
-                      n_features=n_features, jump=True)
+                      n_features=n_features, jump=True, **hooks)
     return tmp / "model", tmp / "clt"
 
 

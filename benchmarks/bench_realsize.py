@@ -179,6 +179,10 @@ def measure_circuit_tracer(work: Path, dtype: str, iv: list[Any], sweep: list[An
             str(work / "model"), clt, backend="nnsight", device=torch.device("cpu"), dtype=dt)
 
     load_s, model = _timed(load)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ct_reference import _patch_tokenizer
+
+    _patch_tokenizer(model)  # its nnsight path tokenizes a tensor of ids
     reset = _reset_hwm()
     t = torch.tensor(ids)
     one_s, (logits, _) = _timed(lambda: model.feature_intervention(t, [tuple(iv)]))

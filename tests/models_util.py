@@ -51,8 +51,8 @@ def build_model(out: Path, arch: str = "llama", seed: int = 0, n_layers: int = 3
             "original_max_position_embeddings": 8})
     elif arch == "gemma3":
         cfg = Gemma3TextConfig(**common, query_pre_attn_scalar=4, sliding_window=4,
-                               layer_types=["sliding_attention", "full_attention",
-                                            "sliding_attention"][:n_layers])
+                               layer_types=[("full_attention" if i % 2 else "sliding_attention")
+                                            for i in range(n_layers)])
     elif arch == "qwen3":
         cfg = Qwen3Config(**common)
     elif arch == "gemma2":
