@@ -39,12 +39,16 @@ def _median_time(fn: Callable[[], object], reps: int) -> float:
     return statistics.median(times)
 
 
-def _build(tmp: Path, d_model: int, n_layers: int, n_features: int) -> tuple[Path, Path]:
+def _build(tmp: Path, d_model: int, n_layers: int, n_features: int, arch: str = "llama"
+           ) -> tuple[Path, Path]:
     from tests.models_util import build_model, build_transcoders
 
-    build_model(tmp / "model", n_layers=n_layers, d_model=d_model)
+    build_model(tmp / "model", arch=arch, n_layers=n_layers, d_model=d_model)
+    # circuit-tracer maps only these hooks for Gemma (utils/tl_nnsight_mapping.py).
+    hooks = ({"input_hook": "hook_resid_mid", "output_hook": "hook_mlp_out"}
+             if arch.startswith("gemma") else {})
     build_transcoders(tmp / "clt", "clt", n_layers=n_layers, d_model=d_model,
-                      n_features=n_features, jump=True)
+                      n_features=n_features, jump=True, **hooks)
     return tmp / "model", tmp / "clt"
 
 
@@ -99,6 +103,8 @@ def main() -> int:
     ap.add_argument("--d-model", type=int, default=64)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--features", type=int, default=256)
+    ap.add_argument("--arch", default=None, choices=["llama", "llama3", "gemma2", "gemma3", "qwen3"],
+                    help="build a tiny random model of this architecture (not the demo)")
     ap.add_argument("--ct-python", default=os.environ.get("CIRCUITDESK_CT_PYTHON"))
     args = ap.parse_args()
 
@@ -114,7 +120,9 @@ def main() -> int:
         if args.model and args.transcoders:
             model, tcs = Path(args.model), Path(args.transcoders)
         else:
-            model, tcs = _demo() or _build(tmp, args.d_model, args.layers, args.features)
+            model, tcs = ((None if args.arch else _demo())
+                          or _build(tmp, args.d_model, args.layers, args.features,
+                                    args.arch or "llama"))
         t0 = time.perf_counter()
         b = open_backend("torch", model_dir=model, transcoders_dir=tcs)
         load_s = time.perf_counter() - t0

@@ -1,4 +1,11 @@
-"""Does a model fit a graph? Token-level check with a message that says exactly what differs."""
+"""Does a model fit a graph? Token-level check with a message that says exactly what differs.
+
+A graph that carries ``input_tokens`` is checked by id: the ids must lie in the model's
+vocabulary, and the decoded strings are compared only when the file carries real token
+strings. An engine-written ``.pt`` read without its tokenizer has its ids stringified as
+placeholders (``"1"``, ``"651"`` …); comparing those with the model's ``'<|bos|>'`` would
+refuse a graph that the model wrote itself.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,9 @@ from .protocol import ModelLoadError, ReplacementBackend
 def graph_input_ids(backend: ReplacementBackend, graph: Graph) -> list[int]:
     """The token ids to run for ``graph``'s prompt on ``backend``.
 
-    Uses the graph's own ``input_tokens`` when it has them (checked against the vocabulary);
-    otherwise tokenises the prompt and requires the decoded tokens to equal the graph's
+    Uses the graph's own ``input_tokens`` when it has them (checked against the vocabulary,
+    and against the graph's token strings when those are real strings, not stringified
+    ids); otherwise tokenises the prompt and requires the decoded tokens to equal the graph's
     ``prompt_tokens``.
 
     Raises:
@@ -24,7 +32,7 @@ def graph_input_ids(backend: ReplacementBackend, graph: Graph) -> list[int]:
         if outside:
             raise ModelLoadError(name, f"graph token ids {outside[:5]} are outside this model's "
                                        f"vocabulary (size {backend.vocab_size}): a different model?")
-        if meta.prompt_tokens:
+        if has_token_strings(meta.prompt_tokens, ids):
             _compare(name, backend.token_strings(ids), meta.prompt_tokens)
         return ids
     if not meta.prompt:
@@ -37,6 +45,13 @@ def graph_input_ids(backend: ReplacementBackend, graph: Graph) -> list[int]:
         raise ModelLoadError(name, f"the model makes {len(ids)} tokens of the prompt, the graph "
                                    f"has {n_pos} positions")
     return ids
+
+
+def has_token_strings(strings: list[str], ids: list[int]) -> bool:
+    """True when ``strings`` are decoded tokens, False when empty or just the ids as text."""
+    if not strings:
+        return False
+    return len(strings) != len(ids) or any(s.strip() != str(i) for s, i in zip(strings, ids))
 
 
 def _compare(name: str, mine: list[str], theirs: list[str]) -> None:

@@ -62,6 +62,8 @@ def open_backend(
     *,
     model_dir: str | Path | None = None,
     transcoders_dir: str | Path | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER,
     **options: Any,
@@ -72,9 +74,13 @@ def open_backend(
         name: Registry key, or None for the best available backend.
         model_dir: Hugging Face model folder (or a hub id found in the local cache).
         transcoders_dir: circuit-tracer transcoder folder (or a hub ref in the local cache).
+        device: ``cpu``, ``cuda[:N]``, ``mps``, or ``auto``; None: the backend's default (the
+            torch backend runs on the cpu). Backends that run elsewhere ignore it.
+        dtype: ``float32``, ``bfloat16`` or ``float16``; None: the device's default
+            (float32 on cpu, bfloat16 on cuda, float16 on mps).
         progress: Progress sink.
         cancel: Cancel token.
-        **options: Passed to the backend (e.g. ``device``, ``dtype``).
+        **options: Passed to the backend (e.g. ``threads`` for onnx).
 
     Raises:
         ModelLoadError: Unknown backend, missing dependency or unusable files.
@@ -97,6 +103,10 @@ def open_backend(
     package = __package__ if module_name.startswith(".") else None
     module = importlib.import_module(module_name, package)
     opener: Callable[..., ReplacementBackend] = getattr(module, entry.opener)
+    if device is not None:
+        options["device"] = device
+    if dtype is not None:
+        options["dtype"] = dtype
     return opener(model_dir, transcoders_dir, progress=progress, cancel=cancel, **options)
 
 

@@ -28,9 +28,14 @@ def build_tokenizer(out: Path) -> None:
 
 def build_model(out: Path, arch: str = "llama", seed: int = 0, n_layers: int = 3,
                 d_model: int = 16, dtype: str = "float32") -> Path:
-    """Save a random tiny Llama or Gemma-2 (+ tokenizer) to ``out``."""
+    """Save a random tiny Llama, Llama 3, Gemma 2, Gemma 3 or Qwen 3 (+ tokenizer) to ``out``.
+
+    ``llama3`` is Llama-3.2's shape: llama3 rope scaling and tied embeddings. Gemma 3 and
+    Qwen 3 carry RMSNorms on queries and keys; Gemma 3 mixes sliding and full attention.
+    """
     import torch
-    from transformers import AutoModelForCausalLM, Gemma2Config, LlamaConfig
+    from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig,
+                              Qwen3Config)
 
     n_vocab = len(WORDS) + 4
     common = dict(vocab_size=n_vocab, hidden_size=d_model, intermediate_size=2 * d_model,
@@ -39,6 +44,17 @@ def build_model(out: Path, arch: str = "llama", seed: int = 0, n_layers: int = 3
                   bos_token_id=1, eos_token_id=2, pad_token_id=3, tie_word_embeddings=False)
     if arch == "llama":
         cfg = LlamaConfig(**common)
+    elif arch == "llama3":
+        cfg = LlamaConfig(**{**common, "tie_word_embeddings": True}, rope_parameters={
+            "rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
+            "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8})
+    elif arch == "gemma3":
+        cfg = Gemma3TextConfig(**common, query_pre_attn_scalar=4, sliding_window=4,
+                               layer_types=[("full_attention" if i % 2 else "sliding_attention")
+                                            for i in range(n_layers)])
+    elif arch == "qwen3":
+        cfg = Qwen3Config(**common)
     elif arch == "gemma2":
         cfg = Gemma2Config(**common, final_logit_softcapping=None, query_pre_attn_scalar=4,
                            sliding_window=4, attn_logit_softcapping=50.0)
@@ -52,8 +68,32 @@ def build_model(out: Path, arch: str = "llama", seed: int = 0, n_layers: int = 3
                 p.add_(0.3 * torch.randn_like(p))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
+    legacy_rope_keys(out)
     build_tokenizer(out)
     return out
+
+
+def legacy_rope_keys(model_dir: Path) -> None:
+    """Add transformers 4's rope keys beside 5's ``rope_parameters`` in ``config.json``.
+
+    transformers 4.57 (circuit-tracer's pin, used by the parity benchmarks) ignores
+    ``rope_parameters`` and would run llama3 scaling or Gemma 3's two bases as defaults;
+    transformers 5 builds the same model with or without these keys.
+    """
+    path = model_dir / "config.json"
+    cfg = json.loads(path.read_text())
+    rp = cfg.get("rope_parameters")
+    if not isinstance(rp, dict):
+        return
+    if "rope_type" in rp:
+        cfg["rope_theta"] = rp.get("rope_theta", 10000.0)
+        if rp["rope_type"] != "default":
+            cfg["rope_scaling"] = dict(rp)
+    elif "full_attention" in rp:
+        cfg["rope_theta"] = rp["full_attention"].get("rope_theta", 10000.0)
+        if "sliding_attention" in rp:
+            cfg["rope_local_base_freq"] = rp["sliding_attention"].get("rope_theta", 10000.0)
+    path.write_text(json.dumps(cfg, indent=1))
 
 
 def build_transcoders(out: Path, kind: str = "plt", *, n_layers: int = 3, d_model: int = 16,

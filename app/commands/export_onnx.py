@@ -30,6 +30,10 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     p.add_argument("--name", default=None,
                    help="model name recorded in the file (default: the --model argument)")
+    p.add_argument("--device", default="cpu", metavar="cpu|cuda[:N]|mps",
+                   help="where the model runs while it is traced for export")
+    p.add_argument("--dtype", default="float32", choices=["float32"],
+                   help="the exported graph computes in float32")
     p.set_defaults(func=run)
 
 
@@ -43,10 +47,16 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise OnnxArgumentError(f"export-onnx needs {', '.join(missing)}: "
                                 "pip install 'circuitdesk[models,onnx]'")
-    from ...models.onnx.export import export_onnx, tokenizer_path
+    from ...models.onnx.export import export_backend, tokenizer_path
+    from ...models.torch.backend import open_torch_backend
 
     t0 = time.perf_counter()
-    export_onnx(args.model, args.transcoders, out, model_name=args.name)
+    backend = open_torch_backend(args.model, args.transcoders, device=args.device,
+                                 dtype=args.dtype)
+    try:
+        export_backend(backend, out, model_name=args.name)
+    finally:
+        backend.close()
     print(json.dumps({"output": str(out), "tokenizer": str(tokenizer_path(out)),
                       "bytes": out.stat().st_size, "export_s": round(time.perf_counter() - t0, 3)}))
     return 0

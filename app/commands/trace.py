@@ -20,15 +20,26 @@ class TraceArgumentError(CircuitDeskError):
     """A bad ``trace`` argument (one line)."""
 
 
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
+def add_device_arguments(p: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--dtype`` (both default to what suits the machine)."""
+    p.add_argument("--device", default="auto", metavar="cpu|cuda[:N]|mps|auto",
+                   help="where the model runs (default: a GPU when torch sees one, else cpu)")
+    p.add_argument("--dtype", default=None, choices=DTYPES,
+                   help="compute dtype of model and encoders (default: float32 on cpu, "
+                        "bfloat16 on cuda, float16 on mps); decoders stay on disk, mapped")
+
+
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """``--model``, ``--transcoders``, ``--backend``, ``--device``, ``--dtype``."""
     p.add_argument("--model", required=True, help="Hugging Face model folder (or cached hub id)")
     p.add_argument("--transcoders", required=True,
-                   help="circuit-tracer transcoder folder (config.yaml + safetensors)")
+                   help="circuit-tracer transcoder folder (config.yaml + safetensors), or a "
+                        "ref in its cache or the Hugging Face cache (gemma, llama, org/repo)")
     p.add_argument("--backend", default=None, help="model backend (default: best available)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64", "bfloat16",
-                                                          "float16"])
+    add_device_arguments(p)
 
 
 def register(sub: Any) -> None:

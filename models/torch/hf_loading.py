@@ -26,11 +26,11 @@ def _hf_snapshot(repo_id: str, marker: str) -> Path | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    repo, _, sub = repo_id.partition("//")
+    ref, _, revision = repo_id.partition("@")  # "org/name[/sub]@rev": the revision ends it
+    repo, _, sub = ref.partition("//")
     parts = repo.split("/")
     if len(parts) > 2:  # "org/name/subfolder" form used by circuit-tracer refs
         repo, sub = "/".join(parts[:2]), "/".join(parts[2:] + ([sub] if sub else []))
-    repo, _, revision = repo.partition("@")
     filename = f"{sub}/{marker}" if sub else marker
     try:
         hit = try_to_load_from_cache(repo, filename, revision=revision or None)
@@ -71,17 +71,36 @@ def circuit_tracer_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "circuit_tracer"
 
 
+SHORTCUTS = {"gemma": "mwhanna/gemma-scope-transcoders", "llama": "mntss/transcoder-Llama-3.2-1B"}
+"""circuit-tracer's short transcoder names (``utils/caching.py``)."""
+
+
+def normalize_ref(ref: str) -> str:
+    """circuit-tracer's cache key of a ref: shortcuts expanded, ``hf://o/r/p?revision=v`` →
+    ``o/r/p@v``, ``repo//sub`` → ``repo/sub``."""
+    ref = SHORTCUTS.get(ref, ref)
+    if ref.startswith("hf://"):
+        from urllib.parse import parse_qs, urlparse
+
+        parsed = urlparse(ref)
+        ref = parsed.netloc + parsed.path.rstrip("/")
+        rev = (parse_qs(parsed.query).get("revision") or [""])[0]
+        ref = f"{ref}@{rev}" if rev else ref
+    return ref.replace("//", "/")
+
+
 def resolve_transcoders_dir(ref: str | Path) -> Path:
-    """A local transcoder folder for ``ref`` (a path, or a ref in the engine's or HF's cache)."""
+    """A local transcoder folder for ``ref``: a path, a shortcut (``gemma``, ``llama``), or a
+    hub ref (``org/repo[/sub][@rev]``, ``hf://…``) in the engine's or Hugging Face's cache."""
     p = Path(ref).expanduser()
     if p.is_dir():
         return p
     s = str(ref)
-    for cand in (s, s.replace("//", "/")):
+    for cand in dict.fromkeys((s, s.replace("//", "/"), normalize_ref(s))):
         c = circuit_tracer_cache_dir() / cand
         if (c / "config.yaml").is_file():
             return c
-    hit = _hf_snapshot(s, "config.yaml")
+    hit = _hf_snapshot(normalize_ref(s), "config.yaml")
     if hit is not None:
         return hit
     raise ModelLoadError(s, "transcoder folder does not exist and is not in the local "

@@ -1,19 +1,19 @@
-"""Read circuit-tracer transcoder folders (FORMATS.md §4) into one torch representation.
+"""Transcoders in one torch representation: encoders in memory, decoders mapped from disk.
 
-Key names, shapes and activation functions follow circuit-tracer's ``load_transcoder``
-(per-layer, ``layer_{i}.safetensors``) and ``load_clt`` (cross-layer, ``W_enc_{i}`` /
-``W_dec_{i}``). Imported only by the torch backend.
+Every layout circuit-tracer 0.5.x reads (:func:`.transcoder_formats.load_transcoders`) becomes one
+:class:`Transcoders`. Encoders, biases, thresholds and skip weights are read once, in the
+compute dtype; decoders stay memory-mapped in the file's dtype and only the rows an
+intervention, a sweep or a trace asks for are read (:meth:`Transcoders.decoder_rows`), so a
+50 GB decoder costs no memory. Imported only by the torch backend.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import torch
-from safetensors import safe_open
 
 from ..protocol import ModelLoadError
 
@@ -28,16 +28,42 @@ HOOK_ALIASES = {
 
 
 @dataclass
-class Transcoders:
-    """Per-layer (``kind == "plt"``) or cross-layer (``"clt"``) transcoders, dense in memory.
+class LayerTensors:
+    """One layer's tensors as found on disk (file dtype, possibly views of a mapped file).
 
     Attributes:
-        w_enc: ``[L, F, d]``.
+        w_enc: ``[F, d]`` (a transposed view for layouts that store ``[d, F]``).
+        b_enc: ``[F]``.
+        b_dec: ``[d]``.
+        w_dec: PLT ``[F, d]``; CLT ``[F, L - i, d]`` (slot j writes to layer i + j).
+        threshold: ``[F]`` JumpReLU thresholds, or None.
+        w_skip: ``[d, d]`` applied as ``x @ w_skip``, or None.
+        k: TopK's k when the file records it.
+        path: The file, for messages.
+    """
+
+    w_enc: torch.Tensor
+    b_enc: torch.Tensor
+    b_dec: torch.Tensor
+    w_dec: torch.Tensor
+    threshold: torch.Tensor | None
+    w_skip: torch.Tensor | None
+    k: int | None
+    path: Path
+
+
+@dataclass
+class Transcoders:
+    """Per-layer (``kind == "plt"``) or cross-layer (``"clt"``) transcoders.
+
+    Attributes:
+        w_enc: ``[L, F, d]`` in the compute dtype.
         b_enc: ``[L, F]``.
-        threshold: ``[L, F]`` JumpReLU thresholds, or None for ReLU.
-        w_dec: PLT: L tensors ``[F, d]``; CLT: L tensors ``[F, L - i, d]``.
+        threshold: ``[L, F]`` JumpReLU thresholds, or None.
+        w_dec: L mapped tensors in the file's dtype: PLT ``[F, d]``; CLT ``[F, L - i, d]``.
         b_dec: ``[L, d]``.
-        w_skip: ``[L, d, d]`` or None. PLT convention ``x @ W_skip.T``, CLT ``x @ W_skip``.
+        w_skip: ``[L, d, d]`` applied as ``x @ w_skip[l]``, or None.
+        activation: ``relu``, ``jump_relu`` or ``topk`` (then ``k`` is set).
     """
 
     kind: str
@@ -51,6 +77,8 @@ class Transcoders:
     output_hook: str
     scan: str | list[str] | None
     path: str
+    activation: str = "relu"
+    k: int | None = None
 
     @property
     def n_layers(self) -> int:
@@ -64,17 +92,29 @@ class Transcoders:
     def d_model(self) -> int:
         return int(self.w_enc.shape[2])
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.w_enc.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.w_enc.device
+
     def to(self, dtype: torch.dtype, device: torch.device | str = "cpu") -> Transcoders:
-        def cv(t: torch.Tensor | None) -> Any:
+        """The same transcoders computing in ``dtype`` on ``device``; decoders stay mapped."""
+        def cv(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device=device, dtype=dtype)
 
-        return Transcoders(
-            self.kind, cv(self.w_enc), cv(self.b_enc), cv(self.threshold),
-            [cv(w) for w in self.w_dec], cv(self.b_dec), cv(self.w_skip), self.input_hook,
-            self.output_hook, self.scan, self.path)
+        return replace(self, w_enc=self.w_enc.to(device=device, dtype=dtype),
+                       b_enc=self.b_enc.to(device=device, dtype=dtype), threshold=cv(self.threshold),
+                       b_dec=self.b_dec.to(device=device, dtype=dtype), w_skip=cv(self.w_skip))
 
     def activate(self, layer: int, pre: torch.Tensor) -> torch.Tensor:
-        """The engine's activation: JumpReLU ``x * (x > θ)`` or ReLU."""
+        """The engine's activation: JumpReLU ``x * (x > θ)``, ReLU, or TopK's gate."""
+        if self.activation == "topk" and self.k is not None:
+            idx = torch.topk(pre, k=min(self.k, pre.shape[-1]), dim=-1).indices
+            gate = torch.zeros_like(pre).scatter_(-1, idx, 1)
+            return pre * gate
         if self.threshold is not None:
             return pre * (pre > self.threshold[layer])
         return torch.relu(pre)
@@ -87,159 +127,67 @@ class Transcoders:
     def skip(self, layer: int, x: torch.Tensor) -> torch.Tensor | None:
         if self.w_skip is None:
             return None
-        w = self.w_skip[layer]
-        return x @ (w.T if self.kind == "plt" else w)
+        return x.to(self.w_skip.dtype) @ self.w_skip[layer]
 
     def decoder_rows(self, layer: int, features: torch.Tensor) -> torch.Tensor:
-        """PLT: ``[k, 1, d]``; CLT: ``[k, L - layer, d]`` (slot j writes to layer + j)."""
-        w = self.w_dec[layer][features]
+        """Decoder rows of ``features``, read from the mapped file in the compute dtype.
+
+        Returns:
+            PLT ``[k, 1, d]``; CLT ``[k, L - layer, d]`` (slot j writes to layer + j).
+        """
+        w = self.w_dec[layer][features.to("cpu", torch.long)]
+        w = w.to(device=self.device, dtype=self.dtype)
         return w[:, None, :] if self.kind == "plt" else w
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+def assemble(kind: str, layers: Sequence[LayerTensors], *, activation: str, k: int | None,
+             input_hook: str, output_hook: str, scan: str | list[str] | None, path: str,
+             dtype: torch.dtype, device: torch.device | str) -> Transcoders:
+    """Stack per-layer tensors into :class:`Transcoders`, checking every shape.
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelLoadError(path.parent, "no config.yaml (not a circuit-tracer transcoder folder)") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ModelLoadError(path, f"unreadable config.yaml: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ModelLoadError(path, "config.yaml is not a mapping")
-    return data
-
-
-def _tensors(path: Path, keys: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ModelLoadError(path, "missing transcoder file")
-    out: dict[str, torch.Tensor] = {}
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            present = set(f.keys())
-            for k in keys:
-                if k not in present:
-                    raise ModelLoadError(path, f"no tensor {k!r} (has {sorted(present)})")
-                out[k] = f.get_tensor(k).to(torch.float32)
-            for k in optional:
-                if k in present:
-                    out[k] = f.get_tensor(k).to(torch.float32)
-    except ModelLoadError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-        raise ModelLoadError(path, f"not a readable safetensors file: {exc}") from None
-    return out
-
-
-def _count(folder: Path, pattern: str) -> int:
-    rx = re.compile(pattern)
-    idx = sorted(int(m.group(1)) for p in folder.iterdir() if (m := rx.fullmatch(p.name)))
-    if idx != list(range(len(idx))):
-        raise ModelLoadError(folder, f"layer files are not numbered 0..n-1: {idx}")
-    return len(idx)
-
-
-def _shape(path: Path, name: str, t: torch.Tensor, shape: tuple[int, ...]) -> None:
-    if tuple(t.shape) != shape:
-        raise ModelLoadError(path, f"{name} has shape {tuple(t.shape)}, expected {shape}")
-
-
-def _load_plt(folder: Path) -> dict[str, Any]:
-    n = _count(folder, r"layer_(\d+)\.safetensors")
-    if n == 0:
-        raise ModelLoadError(folder, "no layer_{i}.safetensors files")
-    enc, benc, thr, dec, bdec, skip = [], [], [], [], [], []
-    for i in range(n):
-        p = folder / f"layer_{i}.safetensors"
-        t = _tensors(p, ("W_enc", "W_dec", "b_enc", "b_dec"),
-                     ("activation_function.threshold", "W_skip"))
-        f, d = t["W_enc"].shape if t["W_enc"].ndim == 2 else (-1, -1)
-        if i == 0:
-            f0, d0 = f, d
-        _shape(p, "W_enc", t["W_enc"], (f0, d0))
-        _shape(p, "W_dec", t["W_dec"], (f0, d0))
-        _shape(p, "b_enc", t["b_enc"], (f0,))
-        _shape(p, "b_dec", t["b_dec"], (d0,))
-        enc.append(t["W_enc"])
-        benc.append(t["b_enc"])
-        dec.append(t["W_dec"])
-        bdec.append(t["b_dec"])
-        if "activation_function.threshold" in t:
-            _shape(p, "activation_function.threshold", t["activation_function.threshold"], (f0,))
-            thr.append(t["activation_function.threshold"])
-        if "W_skip" in t:
-            _shape(p, "W_skip", t["W_skip"], (d0, d0))
-            skip.append(t["W_skip"])
-    if thr and len(thr) != n or skip and len(skip) != n:
-        raise ModelLoadError(folder, "threshold / W_skip present in some layers only")
-    return dict(kind="plt", w_enc=torch.stack(enc), b_enc=torch.stack(benc),
-                threshold=torch.stack(thr) if thr else None, w_dec=dec, b_dec=torch.stack(bdec),
-                w_skip=torch.stack(skip) if skip else None)
-
-
-def _load_clt(folder: Path) -> dict[str, Any]:
-    n = _count(folder, r"W_enc_(\d+)\.safetensors")
-    if n == 0:
-        raise ModelLoadError(folder, "no W_enc_{i}.safetensors files")
-    enc, benc, thr, dec, bdec = [], [], [], [], []
-    for i in range(n):
-        p = folder / f"W_enc_{i}.safetensors"
-        t = _tensors(p, (f"W_enc_{i}", f"b_enc_{i}", f"b_dec_{i}"), (f"threshold_{i}",))
-        w = t[f"W_enc_{i}"]
-        if w.ndim != 2:
-            raise ModelLoadError(p, f"W_enc_{i} has shape {tuple(w.shape)}, expected [F, d]")
-        if i == 0:
-            f0, d0 = w.shape
-        _shape(p, f"W_enc_{i}", w, (f0, d0))
-        _shape(p, f"b_enc_{i}", t[f"b_enc_{i}"], (f0,))
-        _shape(p, f"b_dec_{i}", t[f"b_dec_{i}"], (d0,))
-        enc.append(w)
-        benc.append(t[f"b_enc_{i}"])
-        bdec.append(t[f"b_dec_{i}"])
-        if f"threshold_{i}" in t:
-            thr.append(t[f"threshold_{i}"].reshape(-1))
-        dp = folder / f"W_dec_{i}.safetensors"
-        wd = _tensors(dp, (f"W_dec_{i}",))[f"W_dec_{i}"]
-        _shape(dp, f"W_dec_{i}", wd, (f0, n - i, d0))
-        dec.append(wd)
-    if thr and len(thr) != n:
-        raise ModelLoadError(folder, "threshold_{i} present in some layers only")
-    return dict(kind="clt", w_enc=torch.stack(enc), b_enc=torch.stack(benc),
-                threshold=torch.stack(thr) if thr else None, w_dec=dec, b_dec=torch.stack(bdec),
-                w_skip=None)
-
-
-def load_transcoders(folder: str | Path) -> Transcoders:
-    """Read a transcoder folder (``config.yaml`` + safetensors) in float32 on the CPU.
+    Encoders are copied layer by layer into one preallocated tensor of the compute dtype, so
+    loading never holds a second full copy.
 
     Raises:
-        ModelLoadError: Missing files, unknown ``model_kind`` / hooks, bad shapes.
+        ModelLoadError: Shapes that disagree between layers or with the layout (names the file).
     """
-    root = Path(folder)
-    if not root.is_dir():
-        raise ModelLoadError(root, "transcoder folder does not exist")
-    cfg = _read_yaml(root / "config.yaml")
-    kind = cfg.get("model_kind")
-    act = cfg.get("activation")
-    if act not in (None, "relu", "jump_relu", "jumprelu"):
-        raise ModelLoadError(root / "config.yaml", f"activation {act!r} is not supported")
-    for key in ("feature_input_hook", "feature_output_hook"):
-        if cfg.get(key) not in HOOK_ALIASES:
-            raise ModelLoadError(root / "config.yaml",
-                                 f"{key} {cfg.get(key)!r} is not one of {sorted(HOOK_ALIASES)}")
-    if "transcoders" in cfg:
-        raise ModelLoadError(root / "config.yaml",
-                             "per-file 'transcoders' lists (hub layouts) are not supported; "
-                             "use a folder of layer_{i}.safetensors")
-    if kind == "transcoder_set":
-        parts = _load_plt(root)
-        if act == "relu":
-            parts["threshold"] = None
-    elif kind == "cross_layer_transcoder":
-        parts = _load_clt(root)
+    n = len(layers)
+    if layers[0].w_enc.ndim != 2:
+        raise ModelLoadError(layers[0].path, f"W_enc has shape {tuple(layers[0].w_enc.shape)}, "
+                                             "expected [F, d]")
+    f0, d0 = (int(s) for s in layers[0].w_enc.shape)
+    has_thr = [lt.threshold is not None for lt in layers]
+    has_skip = [lt.w_skip is not None for lt in layers]
+    if any(has_thr) and not all(has_thr) or any(has_skip) and not all(has_skip):
+        raise ModelLoadError(path, "thresholds / skip weights present in some layers only")
+    w_enc = torch.empty(n, f0, d0, dtype=dtype, device=device)
+    b_enc = torch.empty(n, f0, dtype=dtype, device=device)
+    b_dec = torch.empty(n, d0, dtype=dtype, device=device)
+    thr = torch.empty(n, f0, dtype=dtype, device=device) if all(has_thr) else None
+    skip = torch.empty(n, d0, d0, dtype=dtype, device=device) if all(has_skip) else None
+    for i, lt in enumerate(layers):
+        dec_shape = (f0, d0) if kind == "plt" else (f0, n - i, d0)
+        for name, t, shape in (("W_enc", lt.w_enc, (f0, d0)), ("b_enc", lt.b_enc, (f0,)),
+                               ("b_dec", lt.b_dec, (d0,)), ("W_dec", lt.w_dec, dec_shape),
+                               ("threshold", lt.threshold, (f0,)), ("W_skip", lt.w_skip, (d0, d0))):
+            if t is not None and tuple(t.shape) != shape:
+                raise ModelLoadError(lt.path, f"{name} of layer {i} has shape {tuple(t.shape)}, "
+                                              f"expected {shape}")
+        w_enc[i].copy_(lt.w_enc)
+        b_enc[i].copy_(lt.b_enc)
+        b_dec[i].copy_(lt.b_dec)
+        if thr is not None and lt.threshold is not None:
+            thr[i].copy_(lt.threshold)
+        if skip is not None and lt.w_skip is not None:
+            skip[i].copy_(lt.w_skip)
+    if activation == "topk":
+        k = k if k is not None else layers[0].k
+        if k is None or k < 1:
+            raise ModelLoadError(path, "activation topk needs a positive k in config.yaml")
+    elif activation == "relu":
+        thr = None
     else:
-        raise ModelLoadError(root / "config.yaml", f"model_kind {kind!r} is not "
-                             "transcoder_set or cross_layer_transcoder")
-    return Transcoders(**parts, input_hook=cfg["feature_input_hook"],
-                       output_hook=cfg["feature_output_hook"], scan=cfg.get("scan"),
-                       path=str(root))
+        activation = "jump_relu" if thr is not None else "relu"
+    return Transcoders(kind, w_enc, b_enc, thr, [lt.w_dec for lt in layers], b_dec, skip,
+                       input_hook, output_hook, scan, path, activation, k)
+

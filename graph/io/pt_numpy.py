@@ -1,0 +1,219 @@
+"""Read circuit-tracer ``.pt`` graphs without torch: our own restricted unpickler (issue 17).
+
+A ``.pt`` is a zip: ``<name>/data.pkl`` (a pickle) and ``<name>/data/<key>`` (raw storage
+bytes, little-endian unless ``<name>/byteorder`` says otherwise). The pickle here may only name
+the globals in :data:`ALLOWED`: torch's tensor rebuild function and storage types (rebuilt as
+numpy arrays from the storage records), ``OrderedDict``, torch dtypes (as their names),
+``_codecs.encode`` for latin-1 bytes, and the inert stand-ins of :mod:`.pt_io` for the engine's
+classes. Any other global, any other persistent id, or a tensor reaching outside its storage is
+refused with :class:`UnsafeFileError` before anything runs. The app without the ``models`` extra
+can open ``.pt`` files this way, and opening one no longer imports torch.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import struct
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cancel import NEVER, CancelToken, Progress, no_progress
+from ..errors import GraphSchemaError, NotAGraphFileError, UnsafeFileError
+from ..model import Graph
+from .dense import graph_from_dense
+from .pt_io import _STAND_INS, _dense_data
+
+_STORAGES: dict[str, str] = {
+    "FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2",
+    "BFloat16Storage": "bf16", "LongStorage": "<i8", "IntStorage": "<i4",
+    "ShortStorage": "<i2", "CharStorage": "i1", "ByteStorage": "u1", "BoolStorage": "?",
+}
+_DTYPE_NAMES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8",
+                "uint8", "bool")
+
+
+class StorageType:
+    """Stand-in for ``torch.FloatStorage`` and friends: only its element type is kept."""
+
+    def __init__(self, dtype: str) -> None:
+        self.dtype = dtype
+
+
+class TorchDtype(str):
+    """Stand-in for ``torch.float32`` and friends: the name only."""
+
+
+def _latin1(text: Any, encoding: Any = "latin1") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes: latin-1 strings only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode on something other than latin-1 text")
+    return text.encode("latin1")
+
+
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) -> np.ndarray:
+    """``torch._utils._rebuild_tensor_v2`` as a numpy copy, checked to stay inside its storage."""
+    if not isinstance(storage, np.ndarray) or not isinstance(offset, int):
+        raise pickle.UnpicklingError("tensor without a storage record")
+    if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
+            and all(isinstance(x, int) and x >= 0 for x in (*size, *stride))):
+        raise pickle.UnpicklingError("tensor with a malformed size or stride")
+    if 0 in size:
+        return np.zeros(size, dtype=storage.dtype)
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if offset < 0 or last >= storage.size:
+        raise pickle.UnpicklingError("tensor reaches outside its storage")
+    item = storage.dtype.itemsize
+    view = np.lib.stride_tricks.as_strided(storage[offset:], shape=size,
+                                           strides=[s * item for s in stride], writeable=False)
+    return np.array(view)
+
+
+ALLOWED: dict[str, Any] = {
+    "torch._utils._rebuild_tensor_v2": _rebuild_tensor,
+    "collections.OrderedDict": OrderedDict,
+    "_codecs.encode": _latin1,
+    **{f"torch.{name}": StorageType(dt) for name, dt in _STORAGES.items()},
+    **{f"torch.{name}": TorchDtype(name) for name in _DTYPE_NAMES},
+    **{qualname: obj for obj, qualname in _STAND_INS},
+}
+"""Every global a graph ``.pt`` may name, and what it becomes."""
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, storage: Callable[[Any, Any, Any], np.ndarray]) -> None:
+        super().__init__(io.BytesIO(data))
+        self._storage = storage
+
+    def find_class(self, module: str, name: str) -> Any:
+        full = f"{module}.{name}"
+        if full not in ALLOWED:
+            raise pickle.UnpicklingError(f"GLOBAL {full}")
+        return ALLOWED[full]
+
+    def persistent_load(self, pid: Any) -> Any:
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+                and isinstance(pid[1], StorageType)):
+            raise pickle.UnpicklingError("a persistent id that is not a tensor storage")
+        return self._storage(pid[1], pid[2], pid[4])
+
+
+class _Archive:
+    """The zip's storage records, decoded once each."""
+
+    def __init__(self, zf: zipfile.ZipFile, prefix: str, big_endian: bool) -> None:
+        self.zf, self.prefix, self.big = zf, prefix, big_endian
+        self.cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, kind: StorageType, key: Any, numel: Any) -> np.ndarray:
+        if not isinstance(key, str) or not re.fullmatch(r"\d+", key) or not isinstance(numel, int):
+            raise pickle.UnpicklingError("a malformed storage record")
+        if key not in self.cache:
+            raw = self.zf.read(f"{self.prefix}data/{key}")
+            dt = np.dtype("<u2" if kind.dtype == "bf16" else kind.dtype)
+            dt = dt.newbyteorder(">") if self.big and dt.itemsize > 1 else dt
+            if len(raw) < numel * dt.itemsize:
+                raise pickle.UnpicklingError(f"storage {key} is shorter than its {numel} elements")
+            arr = np.frombuffer(raw, dtype=dt, count=numel)
+            if kind.dtype == "bf16":  # bfloat16 is the top half of a float32
+                arr = (arr.astype(np.uint32) << 16).view(np.float32)
+            self.cache[key] = arr.astype(arr.dtype.newbyteorder("="))
+        return self.cache[key]
+
+
+def read_pt_numpy(path: str | Path) -> Any:
+    """The unpickled ``.pt`` object, tensors as numpy arrays.
+
+    Raises:
+        UnsafeFileError: the pickle names anything outside :data:`ALLOWED`.
+        NotAGraphFileError: not a readable torch zip archive.
+    """
+    p = Path(path)
+    try:
+        with zipfile.ZipFile(p) as zf:
+            pkl = [n for n in zf.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
+            if len(pkl) != 1:
+                raise NotAGraphFileError(p, "not a torch archive (no single <name>/data.pkl)")
+            prefix = pkl[0][: -len("data.pkl")]
+            names = set(zf.namelist())
+            big = (f"{prefix}byteorder" in names
+                   and zf.read(f"{prefix}byteorder").strip() == b"big")
+            return _Unpickler(zf.read(pkl[0]), _Archive(zf, prefix, big)).load()
+    except pickle.UnpicklingError as exc:
+        raise UnsafeFileError(p, f"refused to unpickle it: {_why(str(exc))}") from None
+    except (EOFError, zipfile.BadZipFile, OSError, KeyError) as exc:
+        raise NotAGraphFileError(p, f"not a complete torch archive ({exc or 'truncated'})") \
+            from None
+    except (ValueError, TypeError, AttributeError, IndexError, OverflowError, MemoryError,
+            struct.error, RecursionError) as exc:
+        raise NotAGraphFileError(p, f"not a readable torch archive ({exc})") from None
+
+
+def _why(message: str) -> str:
+    found = re.fullmatch(r"GLOBAL ([\w.]+)", message)
+    if found:
+        return f"it references {found.group(1)}, which is not an allowed class or function"
+    return message
+
+
+class _Tensor:
+    """What :func:`.pt_io._dense_data` asks of a tensor, over a numpy array."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.a, self.shape = a, a.shape
+
+    def dim(self) -> int:
+        return int(self.a.ndim)
+
+    def is_complex(self) -> bool:
+        return bool(np.iscomplexobj(self.a))
+
+    def is_floating_point(self) -> bool:
+        return self.a.dtype.kind == "f"
+
+    def detach(self) -> _Tensor:
+        return self
+
+    def to(self, dtype: Any) -> _Tensor:
+        return _Tensor(self.a.astype(dtype))
+
+    def numpy(self) -> np.ndarray:
+        return self.a
+
+
+class _NumpyTorch:
+    """The torch names :func:`.pt_io._dense_data` uses, answered with numpy."""
+
+    Tensor = _Tensor
+    float32 = np.float32
+    int64 = np.int64
+
+
+def load_pt_numpy(path: str | Path, *, progress: Progress = no_progress,
+                  cancel: CancelToken = NEVER) -> Graph:
+    """A circuit-tracer ``.pt`` graph read without torch; same checks as :func:`.pt_io.load_pt`.
+
+    Raises:
+        UnsafeFileError, NotAGraphFileError, GraphSchemaError, Cancelled.
+    """
+    progress(0.05, "reading")
+    raw = read_pt_numpy(path)
+    cancel.check()
+    progress(0.6, "checking")
+    if isinstance(raw, dict):
+        raw = {k: _Tensor(v) if isinstance(v, np.ndarray) else v for k, v in raw.items()}
+    data = _dense_data(path, raw, _NumpyTorch)
+    cancel.check()
+    progress(0.8, "building graph")
+    try:
+        graph = graph_from_dense(data)
+    except ValueError as exc:
+        raise GraphSchemaError(path, str(exc)) from None
+    graph.format = str(graph.extra.pop("layout"))
+    return graph

@@ -1,0 +1,117 @@
+"""The torch-free .pt reader (graph/io/pt_numpy.py): same graphs as pt_io, hostile files refused."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from circuitdesk.graph.errors import NotAGraphFileError, UnsafeFileError
+from circuitdesk.graph.io.pt_numpy import load_pt_numpy, read_pt_numpy
+
+DATA = Path(__file__).parent / "data"
+FILES = [DATA / "ct050_small.pt", DATA / "ct010_small.pt"]
+
+
+def _same(a, b) -> None:  # type: ignore[no-untyped-def]
+    assert a.format == b.format and a.n_nodes == b.n_nodes
+    assert a.nodes.ids == b.nodes.ids and a.metadata.input_tokens == b.metadata.input_tokens
+    np.testing.assert_array_equal(a.source, b.source)
+    np.testing.assert_array_equal(a.target, b.target)
+    np.testing.assert_array_equal(a.weight, b.weight)
+    np.testing.assert_array_equal(a.nodes.activation, b.nodes.activation)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_same_graph_as_the_torch_reader(path: Path) -> None:
+    pytest.importorskip("torch")
+    from circuitdesk.graph.io.pt_io import load_pt
+
+    _same(load_pt_numpy(path), load_pt(path))
+
+
+def test_reads_without_torch() -> None:
+    code = ("import sys; sys.modules['torch'] = None; "
+            "from circuitdesk.graph.io.pt_numpy import load_pt_numpy; "
+            f"g = load_pt_numpy({str(FILES[0])!r}); print(g.n_nodes)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONWARNINGS": "error"})
+    assert int(out.stdout) > 0
+
+
+def _with_pickle(tmp_path: Path, payload: bytes, name: str = "bad.pt") -> Path:
+    """The fixture's zip with data.pkl replaced by ``payload``."""
+    out = tmp_path / name
+    with zipfile.ZipFile(FILES[0]) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = payload if info.filename.endswith("data.pkl") else src.read(info)
+            dst.writestr(info, data)
+    return out
+
+
+class _System:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _Eval:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (eval, (f"open({str(self.marker)!r}, 'w').close()",))
+
+
+@pytest.mark.parametrize("payload", [_System, _Eval])
+def test_hostile_pickles_never_run(tmp_path: Path, payload: type) -> None:
+    marker = tmp_path / "pwned"
+    bad = _with_pickle(tmp_path, pickle.dumps({"cfg": payload(marker)}, protocol=2))
+    with pytest.raises(UnsafeFileError) as info:
+        load_pt_numpy(bad)
+    assert not marker.exists()
+    msg = str(info.value)
+    assert "\n" not in msg and "not an allowed class" in msg and str(bad) in msg
+
+
+def test_unknown_class_and_foreign_persistent_ids(tmp_path: Path) -> None:
+    with pytest.raises(UnsafeFileError, match="_io.StringIO"):
+        load_pt_numpy(_with_pickle(tmp_path, pickle.dumps({"x": io.StringIO("hi")}), "a.pt"))
+
+    class _Pid(pickle.Pickler):
+        def persistent_id(self, obj):  # type: ignore[no-untyped-def]
+            return ("module", "os") if obj == "x" else None
+
+    buf = io.BytesIO()
+    _Pid(buf, protocol=2).dump({"k": "x"})
+    with pytest.raises(UnsafeFileError, match="persistent id"):
+        load_pt_numpy(_with_pickle(tmp_path, buf.getvalue(), "b.pt"))
+
+
+def test_tensor_outside_its_storage_is_refused(tmp_path: Path) -> None:
+    raw = zipfile.ZipFile(FILES[0]).read("ct050_small/data.pkl")
+    n = read_pt_numpy(FILES[0])["adjacency_matrix"].shape[0]
+    # The adjacency's sizes are BININT1 (K) opcodes; make them 100 times larger (BININT2, M).
+    old, new = b"K" + bytes([n]), b"M" + (n * 100).to_bytes(2, "little")
+    assert n < 256 and old in raw
+    with pytest.raises(UnsafeFileError, match="outside its storage"):
+        load_pt_numpy(_with_pickle(tmp_path, raw.replace(old, new)))
+
+
+def test_truncated_and_not_a_zip(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(FILES[0].read_bytes()[:5000])
+    with pytest.raises(NotAGraphFileError):
+        load_pt_numpy(cut)
+    txt = tmp_path / "text.pt"
+    txt.write_text("hello")
+    with pytest.raises(NotAGraphFileError):
+        load_pt_numpy(txt)
