@@ -101,6 +101,15 @@ def _draw_glyph(p: QPainter, g: NodeGlyph) -> None:
         p.drawRect(box)
 
 
+def _draw_arrows(p: QPainter, arrows: np.ndarray, color: str) -> None:
+    if not arrows.size:
+        return
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QBrush(QColor(color)))
+    for a in arrows.tolist():
+        p.drawPolygon(QPolygonF([QPointF(a[0], a[1]), QPointF(a[2], a[3]), QPointF(a[4], a[5])]))
+
+
 def _draw_text(p: QPainter, t: TextItem, families: tuple[str, ...]) -> None:
     font = _font(families, t.size, t.bold)
     p.setFont(font)
@@ -141,12 +150,18 @@ def paint_figure(p: QPainter, fig: Figure, *, progress: Progress = no_progress,
             cancel.check()
             p.setPen(_pen(b.color, b.width))
             p.drawLines([QLineF(*row) for row in b.segments.tolist()])
+            _draw_arrows(p, b.arrows, b.color)
             done += b.segments.shape[0]
-            progress(0.9 * done / total, "drawing edges")
+            progress(0.1 + 0.8 * done / total, "drawing edges")
         for g in fig.nodes:
             _draw_glyph(p, g)
     finally:
         p.restore()
+    for ln in fig.leaders:
+        p.setPen(_pen(ln.color, ln.width))
+        p.drawLine(QLineF(ln.x0, ln.y0, ln.x1, ln.y1))
+    for r in fig.label_boxes:
+        _draw_rect(p, r)
     for t in fig.texts:
         _draw_text(p, t, fig.font_families)
     if fig.legend is not None:

@@ -15,7 +15,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def _texts(path: Path, cls: str) -> list[str]:
     root = ET.parse(path).getroot()
-    return [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == cls]
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text") if t.get("class") == cls]
 
 
 def test_svg_export_of_a_fixture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,93 @@
+"""Time ``rsvg-convert`` on exported figures against plain-line references of the same size.
+
+    python benchmarks/bench_svg.py [GRAPH.json ...]
+
+For each graph (default: every JSON in ../shared/data/graphs and the bundled demo graphs)
+it exports the default SVG figure, then writes a reference SVG of the same size holding
+only the figure's edges as plain, individually styled ``<line>`` elements, and times
+``rsvg-convert`` (librsvg on cairo, the renderer behind GNOME's viewers) on both, best of
+three. Prints the ratio per figure (goal: at most 1.5x). Skips when rsvg-convert is not
+on the PATH. With ``--magick`` it also renders each figure with ImageMagick's
+``convert`` and prints how long that took.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from circuitdesk.graph import load_graph
+from circuitdesk.graph.figure import build_figure, write_svg
+from circuitdesk.graph.figure.style import Figure
+from circuitdesk.graph.io.session import state_from_qparams
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL = 1.5
+
+
+def default_graphs() -> list[Path]:
+    shared = sorted((ROOT.parent.parent / "shared" / "data" / "graphs").glob("*.json"))
+    if not shared:
+        shared = sorted(Path("/work/shared/data/graphs").glob("*.json"))
+    return shared + sorted((ROOT / "resources" / "demo" / "graphs").glob("*.json"))
+
+
+def reference_svg(fig: Figure, path: Path) -> int:
+    """The figure's edges, and nothing else, as plain ``<line>`` elements; returns how many."""
+    seg = np.vstack([b.segments for b in fig.edges]) if fig.edges else np.zeros((0, 4))
+    lines = [f'<line x1="{a:.1f}" y1="{b:.1f}" x2="{c:.1f}" y2="{d:.1f}" stroke="#888888" '
+             'stroke-width="1"/>' for a, b, c, d in seg.tolist()]
+    path.write_text(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{fig.width:g}" height="{fig.height:g}">\n'
+        + "\n".join(lines) + "\n</svg>\n", encoding="utf-8")
+    return len(lines)
+
+
+def render_time(exe: str, svg: Path, png: Path, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([exe, str(svg), "-o", str(png)], check=True, timeout=600)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(argv: list[str]) -> int:
+    exe = shutil.which("rsvg-convert")
+    if exe is None:
+        print("skipped: rsvg-convert is not on the PATH (Debian: apt-get install librsvg2-bin)")
+        return 0
+    magick = shutil.which("convert") if "--magick" in argv else None
+    graphs = [Path(a) for a in argv if not a.startswith("--")] or default_graphs()
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        for g in graphs:
+            graph = load_graph(g)
+            fig = build_figure(graph, state=state_from_qparams(graph))
+            svg, ref = out / f"{g.stem}.svg", out / f"{g.stem}.ref.svg"
+            write_svg(fig, svg)
+            n = reference_svg(fig, ref)
+            t_fig = render_time(exe, svg, out / "fig.png")
+            t_ref = render_time(exe, ref, out / "ref.png")
+            ratio = t_fig / max(t_ref, 1e-9)
+            worst = max(worst, ratio)
+            line = (f"{g.name}: {n} edges, figure {t_fig:.3f} s, plain lines {t_ref:.3f} s, "
+                    f"ratio {ratio:.2f}x")
+            if magick:
+                t0 = time.perf_counter()
+                subprocess.run([magick, str(svg), str(out / "im.png")], check=True, timeout=600)
+                line += f", ImageMagick {time.perf_counter() - t0:.1f} s"
+            print(line, flush=True)
+    print(f"worst ratio {worst:.2f}x (goal <= {GOAL}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
