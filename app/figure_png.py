@@ -171,7 +171,7 @@ def paint_figure(p: QPainter, fig: Figure, *, progress: Progress = no_progress,
             _draw_glyph(p, g)
         for t in fig.legend.texts:
             _draw_text(p, t, fig.font_families)
-    progress(1.0, "drawn")
+    progress(0.95, "saving")
 
 
 def render_image(fig: Figure, *, dpi: float = BASE_DPI, progress: Progress = no_progress,
@@ -245,6 +245,7 @@ def export_document(doc: Document, options: ExportOptions, *, node_mask: np.ndar
     fig = build_figure(doc.graph, state=doc.state, options=options.figure, node_mask=node_mask,
                        edge_mask=edge_mask)
     cancel.check()
+    progress(0.1, "figure built")
     write_figure(fig, options.path, options.format, dpi=options.dpi, progress=progress,
                  cancel=cancel)
     return fig
@@ -255,7 +256,7 @@ def write_figure(fig: Figure, path: str | Path, fmt: str, *, dpi: float = BASE_D
     """Write ``fig`` as ``fmt`` ("svg", "png" or "pdf")."""
     try:
         if fmt == "svg":
-            write_svg(fig, path)
+            write_svg(fig, path, progress=progress, cancel=cancel)
         elif fmt == "png":
             write_png(fig, path, dpi=dpi, progress=progress, cancel=cancel)
         elif fmt == "pdf":

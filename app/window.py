@@ -26,6 +26,7 @@ from ..graph.analysis.prune import prune
 from ..graph.analysis.scores import graph_scores
 from ..graph.analysis.search import search
 from ..graph.io.session import save_session, state_from_qparams
+from .folders import default_folder, remember_folder
 from .actions import build_menus
 from .canvas.graph_canvas import GraphCanvas
 from .model_binding import ModelBinding
@@ -334,7 +335,8 @@ class MainWindow(ModelBinding, QMainWindow):
         if self.doc is None:
             return
         if path is None:
-            start = str(self.doc.path.with_suffix(".session.json")) if self.doc.path else ""
+            stem = self.doc.path.stem if self.doc.path else "graph"
+            start = str(default_folder(self.settings) / f"{stem}.session.json")
             path, _ = QFileDialog.getSaveFileName(self, "Save session", start, "JSON (*.json)")
             if not path:
                 return
@@ -344,6 +346,7 @@ class MainWindow(ModelBinding, QMainWindow):
         except OSError as exc:
             self.show_error("Could not save", f"{path}: {exc.strerror or exc}")
             return
+        remember_folder(path, self.settings)
         self.statusBar().showMessage(f"Saved {path}", 8000)
 
     def autosave(self) -> None:
