@@ -240,9 +240,12 @@ def add_node_labels(fig: Figure, graph: Graph, state: ViewState, nodes: np.ndarr
 
 def _free_spot(cx: float, cy: float, r: float, tw: float, fs: float, bounds: Box,
                placed: list[Box], boxes: np.ndarray) -> tuple[float, float, str, Box] | None:
-    """The first of right, left, above, below where the label's box is free."""
-    for lx, ly, anchor in ((cx + r, cy, "start"), (cx - r, cy, "end"),
-                           (cx, cy - r - fs * 0.6, "middle"), (cx, cy + r + fs * 0.6, "middle")):
+    """The first of right, left, above, below and the four diagonals where the label's
+    box is free."""
+    up, down = cy - r - fs * 0.6, cy + r + fs * 0.6
+    for lx, ly, anchor in ((cx + r, cy, "start"), (cx - r, cy, "end"), (cx, up, "middle"),
+                           (cx, down, "middle"), (cx + r, up, "start"), (cx - r, up, "end"),
+                           (cx + r, down, "start"), (cx - r, down, "end")):
         left = lx if anchor == "start" else lx - tw if anchor == "end" else lx - tw / 2
         box = (left - 1.5, ly - fs * 0.6, left + tw + 1.5, ly + fs * 0.6)
         if (fits(box, bounds) and not any(overlap(box, b) for b in placed)

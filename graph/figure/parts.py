@@ -91,7 +91,7 @@ def plot_area(graph: Graph, layout: Layout, rect: tuple[float, float, float, flo
     scale = plot_w / max(rect[2] - rect[0], 1e-9)
     ticks = token_ticks(graph, layout, rect)
     widest = max((text_width(t, fs) for _, t, _ in ticks), default=0.0)
-    rotate = any(text_width(t, fs) > 0.95 * w * scale for _, t, w in ticks)
+    rotate = ticks_collide(ticks, scale, fs)
     bottom = (min(widest * 0.72 + 22.0, opts.height * 0.3) if rotate else fs * 1.5 + 14.0)
     plot_h = max(opts.height - top - bottom, 20.0)
     fig = Figure(width=float(opts.width), height=float(opts.height),
@@ -109,6 +109,14 @@ def token_ticks(graph: Graph, layout: Layout, rect: tuple[float, float, float, f
     return [(float(cx), token_text(graph, p), float(w))
             for p, (cx, w) in enumerate(zip(layout.column_x, layout.column_width))
             if rect[0] <= cx <= rect[2]]
+
+
+def ticks_collide(ticks: list[tuple[float, str, float]], scale: float, fs: float) -> bool:
+    """Whether two neighbouring token labels, written level and centred, would touch."""
+    for (xa, ta, _), (xb, tb, _) in itertools.pairwise(ticks):
+        if (text_width(ta, fs) + text_width(tb, fs)) / 2 + 6.0 > (xb - xa) * scale:
+            return True
+    return False
 
 
 def node_size(graph: Graph, nodes: np.ndarray, layout: Layout, mapper: Mapper) -> float:
@@ -203,7 +211,7 @@ def add_axes(fig: Figure, graph: Graph, layout: Layout, mapper: Mapper, opts: Fi
             fig.texts.append(TextItem(x - 6.0, ry + 0.35 * fs, name, fs, theme.muted, "end",
                                       role="tick-y"))
     ticks = token_ticks(graph, layout, mapper.rect)
-    rotate = any(text_width(t, opts.font_size) > 0.95 * cw * mapper.sx for _, t, cw in ticks)
+    rotate = ticks_collide(ticks, mapper.sx, opts.font_size)
     fig.lines.append(LineItem(x, y + h, x + w_plot, y + h, theme.axis, 1.0))
     xs = [mapper.px(cx, 0)[0] for cx, _, _ in ticks]
     gap = min((b - a for a, b in itertools.pairwise(xs)), default=fs * 2)
