@@ -40,6 +40,26 @@ def test_session_pins_and_supernodes(tmp_path: Path) -> None:
     assert len(list(nodes)) == 10
 
 
+def test_subgraph_from_the_files_own_session_dark_with_arrows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sub.svg"
+    tc = str(FIXTURES["tc"])  # its qParams pin two logits and group eight supernodes
+    assert main(["export", tc, "--svg", str(out), "--subgraph", "--theme", "dark",
+                 "--arrows"]) == 0
+    root = ET.parse(out).getroot()
+    assert len(_texts(out, "group")) == 8
+    background = next(root.iter(f"{SVG}rect"))
+    assert background.get("fill") == "#1e1f22"
+    edges = next(g for g in root.iter(f"{SVG}g") if g.get("id") == "edges")
+    lines = [el for g in edges if g.get("stroke") not in (None, "none") for el in g]
+    heads = [el for g in edges if g.get("fill") and g.get("fill") != "none" for el in g]
+    assert lines and len(heads) == len(lines)
+    legacy = str(FIXTURES["legacy"])  # nothing pinned or grouped: say so, write nothing
+    assert main(["export", legacy, "--svg", str(tmp_path / "x.svg"), "--subgraph"]) == 2
+    assert "nothing is pinned" in capsys.readouterr().err
+    assert not (tmp_path / "x.svg").exists()
+
+
 @pytest.mark.parametrize("content", [b"", b'{"nodes": [', b"\x00\xffgarbage"])
 def test_unreadable_input_exits_2_with_one_line(tmp_path: Path, content: bytes,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
