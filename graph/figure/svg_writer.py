@@ -134,13 +134,14 @@ def figure_to_svg(fig: Figure, *, progress: Progress = no_progress,
         progress(0.1 + 0.8 * done / total, "writing edges")
     out.append('</g>\n<g id="nodes">')
     out += [_glyph(g) for g in fig.nodes]
-    out.append(f'</g>\n<g id="text" font-family={fonts}>')
+    # stroke="none": ImageMagick outlines text in black unless told otherwise.
+    out.append(f'</g>\n<g id="text" font-family={fonts} stroke="none">')
     out += [_line(ln) for ln in fig.leaders]
     out += [_rect(r) for r in fig.label_boxes]
     out += [_text_item(t) for t in fig.texts]
     out.append("</g>")
     if fig.legend is not None:
-        out.append(f'<g id="legend" font-family={fonts}>')
+        out.append(f'<g id="legend" font-family={fonts} stroke="none">')
         out += [_rect(r) for r in fig.legend.rects]
         out += [_glyph(g) for g in fig.legend.glyphs]
         out += [_text_item(t) for t in fig.legend.texts]
