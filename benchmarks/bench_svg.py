@@ -1,13 +1,14 @@
 """Time ``rsvg-convert`` on exported figures against plain-line references of the same size.
 
-    python benchmarks/bench_svg.py [GRAPH.json ...]
+    python benchmarks/bench_svg.py [--synthetic N] [--magick] [GRAPH.json ...]
 
 For each graph (default: every JSON in ../shared/data/graphs and the bundled demo graphs)
 it exports the default SVG figure, then writes a reference SVG of the same size holding
 only the figure's edges as plain, individually styled ``<line>`` elements, and times
 ``rsvg-convert`` (librsvg on cairo, the renderer behind GNOME's viewers) on both, best of
 three. Prints the ratio per figure (goal: at most 1.5x). Skips when rsvg-convert is not
-on the PATH. With ``--magick`` it also renders each figure with ImageMagick's
+on the PATH. ``--synthetic N`` adds a seeded random graph of N links (the issue's
+Neuronpedia graph had 40,249; one bucketed path per colour took rsvg over 8 minutes). With ``--magick`` it also renders each figure with ImageMagick's
 ``convert`` and prints how long that took.
 """
 
@@ -26,6 +27,7 @@ from circuitdesk.graph import load_graph
 from circuitdesk.graph.figure import build_figure, write_svg
 from circuitdesk.graph.figure.style import Figure
 from circuitdesk.graph.io.session import state_from_qparams
+from circuitdesk.graph.model import Graph, GraphMetadata, NodeKind, make_node_table
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 1.5
@@ -36,6 +38,26 @@ def default_graphs() -> list[Path]:
     if not shared:
         shared = sorted(Path("/work/shared/data/graphs").glob("*.json"))
     return shared + sorted((ROOT / "resources" / "demo" / "graphs").glob("*.json"))
+
+
+def synthetic_graph(n_links: int, n_nodes: int = 3000, n_pos: int = 12) -> Graph:
+    """A seeded random graph: features over 26 layers and ``n_pos`` positions, 10 logits."""
+    rng = np.random.default_rng(0)
+    rows = [{"id": f"E{p}", "kind": NodeKind.EMBEDDING, "layer": -1, "position": p}
+            for p in range(n_pos)]
+    rows += [{"id": f"F{i}", "kind": NodeKind.FEATURE, "layer": int(rng.integers(0, 26)),
+              "position": int(rng.integers(0, n_pos)), "label": f"feature {i}",
+              "influence": float(rng.uniform())} for i in range(n_nodes)]
+    rows += [{"id": f"L{k}", "kind": NodeKind.LOGIT, "layer": 26, "position": n_pos - 1,
+              "label": f'Output " tok{k}" (p={0.5 / (k + 1):.3f})', "token_prob": 0.5 / (k + 1)}
+             for k in range(10)]
+    n = len(rows)
+    src = rng.integers(0, n - 10, n_links)
+    dst = rng.integers(n_pos, n, n_links)
+    return Graph(nodes=make_node_table(rows), source=src.astype(np.int64),
+                 target=dst.astype(np.int64),
+                 weight=rng.normal(size=n_links).astype(np.float32),
+                 metadata=GraphMetadata(prompt_tokens=[f" t{p}" for p in range(n_pos)]))
 
 
 def reference_svg(fig: Figure, path: Path) -> int:
@@ -64,21 +86,25 @@ def main(argv: list[str]) -> int:
         print("skipped: rsvg-convert is not on the PATH (Debian: apt-get install librsvg2-bin)")
         return 0
     magick = shutil.which("convert") if "--magick" in argv else None
-    graphs = [Path(a) for a in argv if not a.startswith("--")] or default_graphs()
+    synthetic = [int(argv[k + 1]) for k, a in enumerate(argv[:-1]) if a == "--synthetic"]
+    graphs: list[Path | int] = [Path(a) for k, a in enumerate(argv) if not a.startswith("--")
+                                and (k == 0 or argv[k - 1] != "--synthetic")]
+    graphs = (graphs or list(default_graphs())) + list(synthetic)
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         for g in graphs:
-            graph = load_graph(g)
+            graph = synthetic_graph(g) if isinstance(g, int) else load_graph(g)
+            name = f"synthetic-{g}" if isinstance(g, int) else g.name
             fig = build_figure(graph, state=state_from_qparams(graph))
-            svg, ref = out / f"{g.stem}.svg", out / f"{g.stem}.ref.svg"
+            svg, ref = out / f"{name}.svg", out / f"{name}.ref.svg"
             write_svg(fig, svg)
             n = reference_svg(fig, ref)
             t_fig = render_time(exe, svg, out / "fig.png")
             t_ref = render_time(exe, ref, out / "ref.png")
             ratio = t_fig / max(t_ref, 1e-9)
             worst = max(worst, ratio)
-            line = (f"{g.name}: {n} edges, figure {t_fig:.3f} s, plain lines {t_ref:.3f} s, "
+            line = (f"{name}: {n} edges, figure {t_fig:.3f} s, plain lines {t_ref:.3f} s, "
                     f"ratio {ratio:.2f}x")
             if magick:
                 t0 = time.perf_counter()
