@@ -76,6 +76,15 @@ def test_cairosvg_draws_nodes_edges_and_labels(tmp_path: Path) -> None:
     _assert_drawn(fig, png)
 
 
+def test_text_groups_say_no_stroke() -> None:
+    """ImageMagick outlines text in black unless a stroke of none is inherited."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(figure_to_svg(_figure()))
+    groups = {g.get("id"): g for g in root.iter("{http://www.w3.org/2000/svg}g")}
+    assert groups["text"].get("stroke") == groups["legend"].get("stroke") == "none"
+
+
 def test_imagemagick_draws_nodes_edges_and_labels(tmp_path: Path) -> None:
     exe = shutil.which("convert")
     if exe is None:
