@@ -26,6 +26,7 @@ class MenuHost(Protocol):
     undo_action: QAction
     redo_action: QAction
     export_dialog: Any
+    settings: Any
 
     def menuBar(self) -> QMenuBar: ...  # noqa: N802 (Qt's name)
     def statusBar(self) -> QStatusBar: ...  # noqa: N802
@@ -104,9 +105,13 @@ def export_figure(window: MenuHost) -> None:
         return
     (x0, x1), (y0, y1) = window.canvas.vb.viewRange()
     result = window.prune_result
+    status = window.statusBar()
+    # The dialog is gone before the job ends: report through the status bar, not the dialog.
     dialog = ExportDialog(window.doc, (x0, y0, x1, y1), runner=window.runner, parent=window,
                           node_mask=None if result is None else result.node_mask,
-                          edge_mask=None if result is None else result.edge_mask)
+                          edge_mask=None if result is None else result.edge_mask,
+                          settings=window.settings,
+                          on_exported=lambda path: status.showMessage(f"Exported {path}", 8000))
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     window.export_dialog = dialog
     dialog.open()

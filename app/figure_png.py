@@ -101,6 +101,15 @@ def _draw_glyph(p: QPainter, g: NodeGlyph) -> None:
         p.drawRect(box)
 
 
+def _draw_arrows(p: QPainter, arrows: np.ndarray, color: str) -> None:
+    if not arrows.size:
+        return
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QBrush(QColor(color)))
+    for a in arrows.tolist():
+        p.drawPolygon(QPolygonF([QPointF(a[0], a[1]), QPointF(a[2], a[3]), QPointF(a[4], a[5])]))
+
+
 def _draw_text(p: QPainter, t: TextItem, families: tuple[str, ...]) -> None:
     font = _font(families, t.size, t.bold)
     p.setFont(font)
@@ -141,12 +150,18 @@ def paint_figure(p: QPainter, fig: Figure, *, progress: Progress = no_progress,
             cancel.check()
             p.setPen(_pen(b.color, b.width))
             p.drawLines([QLineF(*row) for row in b.segments.tolist()])
+            _draw_arrows(p, b.arrows, b.color)
             done += b.segments.shape[0]
-            progress(0.9 * done / total, "drawing edges")
+            progress(0.1 + 0.8 * done / total, "drawing edges")
         for g in fig.nodes:
             _draw_glyph(p, g)
     finally:
         p.restore()
+    for ln in fig.leaders:
+        p.setPen(_pen(ln.color, ln.width))
+        p.drawLine(QLineF(ln.x0, ln.y0, ln.x1, ln.y1))
+    for r in fig.label_boxes:
+        _draw_rect(p, r)
     for t in fig.texts:
         _draw_text(p, t, fig.font_families)
     if fig.legend is not None:
@@ -156,7 +171,7 @@ def paint_figure(p: QPainter, fig: Figure, *, progress: Progress = no_progress,
             _draw_glyph(p, g)
         for t in fig.legend.texts:
             _draw_text(p, t, fig.font_families)
-    progress(1.0, "drawn")
+    progress(0.95, "saving")
 
 
 def render_image(fig: Figure, *, dpi: float = BASE_DPI, progress: Progress = no_progress,
@@ -230,6 +245,7 @@ def export_document(doc: Document, options: ExportOptions, *, node_mask: np.ndar
     fig = build_figure(doc.graph, state=doc.state, options=options.figure, node_mask=node_mask,
                        edge_mask=edge_mask)
     cancel.check()
+    progress(0.1, "figure built")
     write_figure(fig, options.path, options.format, dpi=options.dpi, progress=progress,
                  cancel=cancel)
     return fig
@@ -240,7 +256,7 @@ def write_figure(fig: Figure, path: str | Path, fmt: str, *, dpi: float = BASE_D
     """Write ``fig`` as ``fmt`` ("svg", "png" or "pdf")."""
     try:
         if fmt == "svg":
-            write_svg(fig, path)
+            write_svg(fig, path, progress=progress, cancel=cancel)
         elif fmt == "png":
             write_png(fig, path, dpi=dpi, progress=progress, cancel=cancel)
         elif fmt == "pdf":

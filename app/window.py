@@ -30,6 +30,7 @@ from ..graph.analysis.prune import prune
 from ..graph.analysis.scores import graph_scores
 from ..graph.analysis.search import search
 from ..graph.io.session import save_session, state_from_qparams
+from .folders import default_folder, remember_folder
 from .actions import build_menus
 from .error_report import details_of, one_line
 from .canvas.graph_canvas import GraphCanvas
@@ -441,7 +442,8 @@ class MainWindow(ModelBinding, QMainWindow):
         if self.doc is None:
             return
         if path is None:
-            start = str(self.doc.path.with_suffix(".session.json")) if self.doc.path else ""
+            stem = self.doc.path.stem if self.doc.path else "graph"
+            start = str(default_folder(self.settings) / f"{stem}.session.json")
             path, _ = QFileDialog.getSaveFileName(self, "Save session", start, "JSON (*.json)")
             if not path:
                 return
@@ -453,6 +455,7 @@ class MainWindow(ModelBinding, QMainWindow):
             self.show_error("Could not save", f"{path}: {exc.strerror or exc}")
             return
         self.doc.mark_saved()
+        remember_folder(path, self.settings)
         self.statusBar().showMessage(f"Saved {path}", 8000)
 
     def autosave(self) -> None:

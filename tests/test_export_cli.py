@@ -15,7 +15,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def _texts(path: Path, cls: str) -> list[str]:
     root = ET.parse(path).getroot()
-    return [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == cls]
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text") if t.get("class") == cls]
 
 
 def test_svg_export_of_a_fixture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,6 +38,26 @@ def test_session_pins_and_supernodes(tmp_path: Path) -> None:
     root = ET.parse(out).getroot()
     nodes = next(g for g in root.iter(f"{SVG}g") if g.get("id") == "nodes")
     assert len(list(nodes)) == 10
+
+
+def test_subgraph_from_the_files_own_session_dark_with_arrows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sub.svg"
+    tc = str(FIXTURES["tc"])  # its qParams pin two logits and group eight supernodes
+    assert main(["export", tc, "--svg", str(out), "--subgraph", "--theme", "dark",
+                 "--arrows"]) == 0
+    root = ET.parse(out).getroot()
+    assert len(_texts(out, "group")) == 8
+    background = next(root.iter(f"{SVG}rect"))
+    assert background.get("fill") == "#1e1f22"
+    edges = next(g for g in root.iter(f"{SVG}g") if g.get("id") == "edges")
+    lines = [el for g in edges if g.get("stroke") not in (None, "none") for el in g]
+    heads = [el for g in edges if g.get("fill") and g.get("fill") != "none" for el in g]
+    assert lines and len(heads) == len(lines)
+    legacy = str(FIXTURES["legacy"])  # nothing pinned or grouped: say so, write nothing
+    assert main(["export", legacy, "--svg", str(tmp_path / "x.svg"), "--subgraph"]) == 2
+    assert "nothing is pinned" in capsys.readouterr().err
+    assert not (tmp_path / "x.svg").exists()
 
 
 @pytest.mark.parametrize("content", [b"", b'{"nodes": [', b"\x00\xffgarbage"])

@@ -15,6 +15,7 @@ import numpy as np
 
 from ...graph import load_graph
 from ...graph.document import ViewState
+from ...graph.io.session import state_from_qparams
 from ...graph.analysis.prune import prune
 from ...graph.errors import CircuitDeskError, GraphLoadError
 from ...graph.figure import FigureOptions, build_figure
@@ -43,11 +44,16 @@ def register(sub: Any) -> None:
     p.add_argument("--full-logit-labels", action="store_true",
                    help='label logits with the whole clerp (Output " Paris" (p=0.987))')
     p.add_argument("--subgraph", action="store_true",
-                   help="only pinned nodes and supernodes (needs --session)")
+                   help="only the pinned nodes and supernodes (of --session, else of the "
+                   "graph file's own qParams, as the app opens it)")
+    p.add_argument("--arrows", action="store_true", help="arrowheads on edges")
+    p.add_argument("--max-logit-labels", type=int, default=12,
+                   help="label at most this many logits, most probable first (default 12)")
     p.add_argument("--node-threshold", type=float, default=None)
     p.add_argument("--edge-threshold", type=float, default=None)
     p.add_argument("--session", metavar="SESSION.json",
-                   help="take pins, supernodes, labels from this file's qParams")
+                   help="take pins, supernodes, labels from this file's qParams (default: "
+                   "the graph file's own)")
     p.set_defaults(func=run)
 
 
@@ -56,8 +62,6 @@ def read_session(path: str | Path, graph: Graph) -> ViewState:
     ``pinnedIds`` / ``supernodes`` (by node_id or jsNodeId) and optionally our own
     namespaced state. Kept in one place so a richer session format only changes this."""
     import orjson
-
-    from ...graph.io.session import state_from_qparams
 
     p = Path(path)
     try:
@@ -94,15 +98,20 @@ def run(args: argparse.Namespace) -> int:
     if args.width <= 0 or args.height <= 0 or args.dpi <= 0:
         raise CircuitDeskError("--width, --height and --dpi must be positive")
     graph = load_graph(args.file)
-    state = read_session(args.session, graph) if args.session else ViewState()
-    node_mask, edge_mask = prune_masks(graph, args.node_threshold, args.edge_threshold,
-                                       state.pinned)
+    state = read_session(args.session, graph) if args.session else state_from_qparams(graph)
+    if args.subgraph and not (state.pinned or state.supernodes):
+        raise CircuitDeskError("--subgraph: nothing is pinned or grouped (pin nodes in the app "
+                               "and save the session, then pass it with --session)")
+    node_t, edge_t = args.node_threshold, args.edge_threshold
+    if node_t is None and edge_t is None and state.pruning:  # the session's own pruning
+        node_t, edge_t = state.node_threshold, state.edge_threshold
+    node_mask, edge_mask = prune_masks(graph, node_t, edge_t, state.pinned)
     options = FigureOptions(
         width=args.width, height=args.height, theme=args.theme, labels=not args.no_labels,
         all_labels=args.all_labels, max_labels=args.max_labels, transparent=args.transparent,
         legend=not args.no_legend, title=args.title,
-        short_logit_labels=not args.full_logit_labels,
-        scope="subgraph" if args.subgraph else "graph")
+        short_logit_labels=not args.full_logit_labels, arrows=args.arrows,
+        max_logit_labels=args.max_logit_labels, scope="subgraph" if args.subgraph else "graph")
     fig = build_figure(graph, state=state, options=options, node_mask=node_mask,
                        edge_mask=edge_mask)
     for note in fig.notes:

@@ -5,15 +5,23 @@ canvas's visible rectangle. :meth:`ExportDialog.options` gives the
 :class:`~circuitdesk.graph.figure.build.ExportOptions`; accepting writes the file, through
 the app's task runner when one is given (a 100k-edge PNG at 300 DPI takes seconds),
 else right away.
+
+With a runner the dialog closes (and, with ``WA_DeleteOnClose``, is deleted) while the
+job still runs, so the job's callbacks must not touch the dialog: they call the plain
+``on_exported`` / ``on_failed`` callables the caller gave, and emit the dialog's own
+signals only while it still exists. The file dialog starts in the last folder written
+to, else the user's Documents folder, never inside the installed package.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+import shiboken6
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,6 +42,7 @@ from ...graph.document import Document
 from ...graph.errors import CircuitDeskError
 from ...graph.figure import ExportOptions, FigureOptions
 from ..figure_png import export_document
+from ..folders import default_folder, remember_folder
 from ..tasks import TaskRunner
 
 _SCOPES = (("graph", "Whole graph"), ("view", "Current view"),
@@ -52,6 +61,9 @@ class ExportDialog(QDialog):
         edge_mask: Edges kept by pruning (None = all).
         runner: The app's task runner; without one the file is written on accept.
         options: Initial options (e.g. the last ones used).
+        settings: Where the last folder written to is remembered (None: this session only).
+        on_exported: Called with the path written, even after the dialog is gone.
+        on_failed: Called with a one-line error message, even after the dialog is gone.
 
     Signals:
         exported(str): the path written.
@@ -64,10 +76,14 @@ class ExportDialog(QDialog):
     def __init__(self, doc: Document, view_rect: tuple[float, float, float, float] | None = None,
                  *, node_mask: np.ndarray | None = None, edge_mask: np.ndarray | None = None,
                  runner: TaskRunner | None = None, options: ExportOptions | None = None,
+                 settings: QSettings | None = None,
+                 on_exported: Callable[[str], None] | None = None,
+                 on_failed: Callable[[str], None] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export figure")
         self._doc, self._view_rect, self._runner = doc, view_rect, runner
+        self._settings, self._on_exported, self._on_failed = settings, on_exported, on_failed
         self._node_mask, self._edge_mask = node_mask, edge_mask
         self._build()
         self.set_options(options or ExportOptions(path=self._default_path()))
@@ -136,8 +152,7 @@ class ExportDialog(QDialog):
     def _default_path(self) -> str:
         src = self._doc.path
         stem = src.stem if src is not None else "graph"
-        folder = src.parent if src is not None else Path.home()
-        return str(folder / f"{stem}-figure.svg")
+        return str(default_folder(self._settings) / f"{stem}-figure.svg")
 
     # ------------------------------------------------------------------ options
 
@@ -202,14 +217,7 @@ class ExportDialog(QDialog):
         if Path(options.path).suffix.lower() != "." + options.format:
             options = replace(options, path=options.path + "." + options.format)
         if self._runner is not None:
-            snapshot = Document(self._doc.graph, self._doc.path, self._doc.state)
-            self._runner.submit(
-                "export",
-                lambda progress, cancel: export_document(
-                    snapshot, options, node_mask=self._node_mask, edge_mask=self._edge_mask,
-                    progress=progress, cancel=cancel),
-                on_done=lambda _fig: self.exported.emit(options.path),
-                on_error=lambda exc: self.export_failed.emit(str(exc)))
+            self._submit(self._runner, options)
             super().accept()
             return
         self.setCursor(Qt.CursorShape.WaitCursor)
@@ -218,12 +226,36 @@ class ExportDialog(QDialog):
                             edge_mask=self._edge_mask)
         except (CircuitDeskError, ValueError) as exc:
             self._show_error(str(exc))
-            self.export_failed.emit(str(exc))
+            self._failed(str(exc))
             return
         finally:
             self.unsetCursor()
-        self.exported.emit(options.path)
+        self._written(options.path)
         super().accept()
+
+    def _submit(self, runner: TaskRunner, options: ExportOptions) -> None:
+        snapshot = Document(self._doc.graph, self._doc.path, self._doc.state)
+        node_mask, edge_mask = self._node_mask, self._edge_mask
+        runner.submit(
+            "export",
+            lambda progress, cancel: export_document(
+                snapshot, options, node_mask=node_mask, edge_mask=edge_mask,
+                progress=progress, cancel=cancel),
+            on_done=lambda _fig: self._written(options.path),
+            on_error=lambda exc: self._failed(str(exc)))
+
+    def _written(self, path: str) -> None:
+        remember_folder(path, self._settings)
+        if self._on_exported is not None:
+            self._on_exported(path)
+        if shiboken6.isValid(self):  # the dialog may be deleted while the job ran
+            self.exported.emit(path)
+
+    def _failed(self, message: str) -> None:
+        if self._on_failed is not None:
+            self._on_failed(message)
+        if shiboken6.isValid(self):
+            self.export_failed.emit(message)
 
     def _show_error(self, message: str) -> None:
         self.error.setText(message)

@@ -16,30 +16,21 @@ import numpy as np
 
 from ..document import Document, ViewState
 from .options import ExportOptions, FigureOptions
+from .edges import edge_buckets
+from .labels import LogitLabels, add_logit_labels, add_node_labels, place_logit_labels
 from .parts import (
     Mapper,
     add_axes,
-    add_labels,
     build_legend,
     group_glyphs,
-    logit_headroom,
     node_glyphs,
     plot_area,
 )
-from .style import (
-    MAG_BINS,
-    PCT_SCALE,
-    THEMES,
-    EdgeBucket,
-    Figure,
-    Theme,
-    edge_color,
-    edge_width,
-)
+from .style import THEMES, Figure
 from ..analysis.layout import Layout, layer_layout
-from ..model import Graph
-from ..analysis.supernodes import sum_between
-from ..analysis.view import id_mask, input_share, visible_masks
+from ..model import Graph, NodeKind
+from ..analysis.view import id_mask, visible_masks
+
 
 def build_figure(
     source: Document | Graph,
@@ -82,26 +73,57 @@ def build_figure(
     if opts.compact_rows and opts.scope != "view":
         layout, xy = compact_rows(layout, xy, nodes)
     rect = _view_rect(layout, opts)
-    fig, mapper = plot_area(graph, layout, rect, opts, theme,
-                            logit_headroom(graph, state, nodes, xy, rect, opts))
+    # The x mapping does not depend on the headroom: place the logit labels first, then
+    # give the plot exactly the room their stacked rows take.
+    _, probe = plot_area(graph, layout, rect, opts, theme)
+    logit_labels = _place_logits(graph, state, nodes, probe, xy, opts)
+    fig, mapper = plot_area(graph, layout, rect, opts, theme, logit_labels.headroom)
     pxy = mapper.to_px(xy)
     groups = [(s.name, np.flatnonzero(id_mask(graph, s.members) & nodes))
               for s in state.supernodes]
     groups = [(name, rows) for name, rows in groups if rows.size]
     display, plain = _display_index(graph.n_nodes, nodes, groups)
     group_items = group_glyphs(groups, pxy, state, graph, theme, opts.font_size, fig.plot_rect)
-    centres = np.vstack([pxy[plain]] + [[(g.x, g.y)] for g, _ in group_items])
-    fig.edges = _edge_buckets(graph, edges, display, centres, mapper, theme)
     shown = nodes & ~_grouped(graph.n_nodes, groups)
     fig.nodes = node_glyphs(graph, state, shown, pxy, layout, mapper, theme)
     fig.nodes += [g for g, _ in group_items]
     fig.texts += [t for _, t in group_items]
+    centres = np.vstack([pxy[plain]] + [[(g.x, g.y)] for g, _ in group_items])
+    fig.edges = edge_buckets(graph, edges, display, centres, _half_sizes(graph, plain, fig),
+                             fig.plot_rect, theme, arrows=opts.arrows)
     add_axes(fig, graph, layout, mapper, opts, theme)
     if opts.labels:
-        add_labels(fig, graph, state, shown, pxy, mapper, opts, theme)
+        index = {nid: k for k, nid in enumerate(graph.nodes.ids)}
+        heights = {index[g.node_id]: g.h for g in fig.nodes if g.node_id in index}
+        add_logit_labels(fig, logit_labels, pxy, heights, opts, theme)
+        add_node_labels(fig, graph, state, shown, pxy, opts, theme)
     if opts.legend:
         fig.legend = build_legend(fig, opts, theme)
     return fig
+
+
+def _place_logits(graph: Graph, state: ViewState, nodes: np.ndarray, mapper: Mapper,
+                  xy: np.ndarray, opts: FigureOptions) -> LogitLabels:
+    """Stack the labels of the visible logits in view, most probable first."""
+    if not opts.labels:
+        return LogitLabels()
+    grouped = {m for s in state.supernodes for m in s.members}
+    pxy = mapper.to_px(xy)
+    logits = np.flatnonzero(nodes & (graph.nodes.kind == NodeKind.LOGIT) & mapper.inside(pxy))
+    logits = np.array([i for i in logits.tolist() if graph.nodes.ids[i] not in grouped], int)
+    prob = np.nan_to_num(graph.nodes.token_prob[logits].astype(np.float64), nan=0.0)
+    order = logits[np.argsort(-prob, kind="stable")].tolist()
+    x, _, w, _ = mapper.plot
+    return place_logit_labels(graph, state, order, pxy[:, 0], (x, x + w), opts)
+
+
+def _half_sizes(graph: Graph, plain: np.ndarray, fig: Figure) -> np.ndarray:
+    """Half width and height of each drawn item's glyph, in display order."""
+    size = {g.node_id: (g.w / 2, g.h / 2) for g in fig.nodes}
+    ids = graph.nodes.ids
+    rows = [size.get(ids[i], (0.0, 0.0)) for i in plain.tolist()]
+    rows += [(g.w / 2, g.h / 2) for g in fig.nodes if g.kind == "supernode"]
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
 def _positions(graph: Graph, layout: Layout, state: ViewState) -> np.ndarray:
@@ -167,25 +189,3 @@ def _display_index(n: int, nodes: np.ndarray, groups: list[tuple[str, np.ndarray
     for g, (_, rows) in enumerate(groups):
         display[rows] = plain.size + g
     return display, plain
-
-
-def _edge_buckets(graph: Graph, edges: np.ndarray, display: np.ndarray, centres: np.ndarray,
-                  mapper: Mapper, theme: Theme) -> list[EdgeBucket]:
-    s, t, w = sum_between(graph.source[edges], graph.target[edges], graph.weight[edges],
-                          display)
-    pct = input_share(t, w)
-    seg = np.hstack([centres[s], centres[t]]) if s.size else np.zeros((0, 4))
-    keep = mapper.segments_in_plot(seg)
-    seg, pct = seg[keep], pct[keep]
-    mag = np.minimum(np.abs(pct) / PCT_SCALE, 1.0)
-    bins = np.clip(np.searchsorted(MAG_BINS, mag, side="right") - 1, 0, len(MAG_BINS) - 2)
-    out: list[EdgeBucket] = []
-    for b in range(len(MAG_BINS) - 1):  # weakest first so strong edges are drawn on top
-        rep = 0.5 * (MAG_BINS[b] + MAG_BINS[b + 1]) * PCT_SCALE
-        for sign in (1, -1):
-            sel = (bins == b) & ((pct >= 0) if sign > 0 else (pct < 0))
-            if sel.any():
-                out.append(EdgeBucket(color=edge_color(theme, sign * rep),
-                                      width=edge_width(rep), segments=seg[sel], sign=sign,
-                                      magnitude=rep))
-    return out

@@ -18,7 +18,8 @@ class FigureOptions:
         width: Canvas width in px (96 px = 1 inch).
         height: Canvas height in px.
         theme: ``"light"`` (for papers) or ``"dark"``.
-        labels: Label pinned, selected and grouped nodes.
+        labels: Label logits, pinned and selected nodes, and nodes with a feature label
+            (clerp) where there is room.
         all_labels: Also label every other visible node (up to ``max_labels``).
         max_labels: Cap on node labels.
         transparent: No background or row bands.
@@ -31,6 +32,9 @@ class FigureOptions:
         title: Optional title line.
         short_logit_labels: Label logits ``" Paris" (p=0.987)`` rather than with the
             full clerp ``Output " Paris" (p=0.987)``.
+        max_logit_labels: Label at most this many logits (most probable first); the
+            rest are left out with a note.
+        arrows: Arrowheads on edges (at the target's glyph).
         compact_rows: Close up layers with no visible node (not with scope ``"view"``,
             whose rectangle is in the canvas's coordinates).
     """
@@ -49,6 +53,8 @@ class FigureOptions:
     title: str = ""
     compact_rows: bool = True
     short_logit_labels: bool = True
+    max_logit_labels: int = 12
+    arrows: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,21 +22,15 @@ from .style import (
     RectItem,
     TextItem,
     Theme,
-    clean_text,
     edge_color,
     text_width,
 )
 from ..analysis.layout import CELL_SPAN, Layout, node_rows
 from ..model import Graph, NodeKind
+from .labels import clip_text, overlap, token_text
 
 
 LEGEND_WIDTH = 190.0
-LABEL_CHARS = 34
-LOGIT_ANGLE = -60.0
-"""Logit labels slant up-right above their node, as in the web viewers, so a crowded
-output cell still gets every label."""
-_OUTPUT_CLERP = re.compile(r'^\s*output:?\s*(".*")\s*\(p=([-+0-9.eE]+)\)\s*$', re.IGNORECASE)
-TOKEN_CHARS = 14
 _KIND_NAMES = {
     NodeKind.FEATURE: "Transcoder feature",
     NodeKind.ERROR: "Reconstruction error",
@@ -87,16 +80,6 @@ class Mapper:
         return hit
 
 
-def token_text(graph: Graph, pos: int) -> str:
-    """The prompt token at ``pos`` made printable for an axis tick."""
-    tokens = graph.metadata.prompt_tokens
-    if pos >= len(tokens):
-        return str(pos)
-    tok = clean_text(tokens[pos].replace("\n", "⏎").replace("\t", "⇥"))
-    tok = tok or "␣"
-    return tok if len(tok) <= TOKEN_CHARS else tok[:TOKEN_CHARS - 1] + "…"
-
-
 def plot_area(graph: Graph, layout: Layout, rect: tuple[float, float, float, float],
               opts: FigureOptions, theme: Theme, headroom: float = 0.0) -> tuple[Figure, Mapper]:
     """An empty figure with its margins worked out, and the layout-to-px mapper."""
@@ -108,7 +91,7 @@ def plot_area(graph: Graph, layout: Layout, rect: tuple[float, float, float, flo
     scale = plot_w / max(rect[2] - rect[0], 1e-9)
     ticks = token_ticks(graph, layout, rect)
     widest = max((text_width(t, fs) for _, t, _ in ticks), default=0.0)
-    rotate = any(text_width(t, fs) > 0.95 * w * scale for _, t, w in ticks)
+    rotate = ticks_collide(ticks, scale, fs)
     bottom = (min(widest * 0.72 + 22.0, opts.height * 0.3) if rotate else fs * 1.5 + 14.0)
     plot_h = max(opts.height - top - bottom, 20.0)
     fig = Figure(width=float(opts.width), height=float(opts.height),
@@ -126,6 +109,14 @@ def token_ticks(graph: Graph, layout: Layout, rect: tuple[float, float, float, f
     return [(float(cx), token_text(graph, p), float(w))
             for p, (cx, w) in enumerate(zip(layout.column_x, layout.column_width))
             if rect[0] <= cx <= rect[2]]
+
+
+def ticks_collide(ticks: list[tuple[float, str, float]], scale: float, fs: float) -> bool:
+    """Whether two neighbouring token labels, written level and centred, would touch."""
+    for (xa, ta, _), (xb, tb, _) in itertools.pairwise(ticks):
+        if (text_width(ta, fs) + text_width(tb, fs)) / 2 + 6.0 > (xb - xa) * scale:
+            return True
+    return False
 
 
 def node_size(graph: Graph, nodes: np.ndarray, layout: Layout, mapper: Mapper) -> float:
@@ -175,14 +166,14 @@ def group_glyphs(groups: list[tuple[str, np.ndarray]], pxy: np.ndarray, state: V
     placed: list[tuple[float, float, float, float]] = []
     for name, rows in groups:
         cx, cy = (float(v) for v in pxy[rows].mean(axis=0))
-        text = _clip(name, 28)
+        text = clip_text(name, 28)
         w, h = text_width(text, size) + 12.0, size + 8.0
         cx = min(max(cx, plot[0] + w / 2), plot[0] + plot[2] - w / 2)
         for k in range(40):
             step = (k + 1) // 2 * (h + 2.0) * (1 if k % 2 else -1)
             y = min(max(cy + step, plot[1] + h / 2), plot[1] + plot[3] - h / 2)
             box = (cx - w / 2, y - h / 2, cx + w / 2, y + h / 2)
-            if not any(_overlap(box, b) for b in placed):
+            if not any(overlap(box, b) for b in placed):
                 break
         placed.append(box)
         pinned = any(graph.nodes.ids[i] in state.pinned for i in rows)
@@ -207,11 +198,11 @@ def add_axes(fig: Figure, graph: Graph, layout: Layout, mapper: Mapper, opts: Fi
         if not opts.transparent and bot > top:
             fig.rects.append(RectItem(x, top, w_plot, bot - top,
                                       theme.band_a if r % 2 else theme.band_b))
-    sep = theme.background if not opts.transparent else theme.axis
+    sep = theme.axis  # drawn plainly: columns are sized to their content, not even
     for cx, w in zip(layout.column_x[:-1], layout.column_width[:-1]):
         px = mapper.px(float(cx + w / 2), 0)[0]
         if x < px < x + w_plot:
-            fig.lines.append(LineItem(px, y, px, y + h, sep, 1.0))
+            fig.lines.append(LineItem(px, y, px, y + h, sep, 0.8))
     step = max(1, math.ceil(fs * 1.15 / max(mapper.sy, 1e-9)))
     top_row = max(layout.row_labels, default=0)
     for r, name in sorted(layout.row_labels.items()):
@@ -220,7 +211,7 @@ def add_axes(fig: Figure, graph: Graph, layout: Layout, mapper: Mapper, opts: Fi
             fig.texts.append(TextItem(x - 6.0, ry + 0.35 * fs, name, fs, theme.muted, "end",
                                       role="tick-y"))
     ticks = token_ticks(graph, layout, mapper.rect)
-    rotate = any(text_width(t, opts.font_size) > 0.95 * cw * mapper.sx for _, t, cw in ticks)
+    rotate = ticks_collide(ticks, mapper.sx, opts.font_size)
     fig.lines.append(LineItem(x, y + h, x + w_plot, y + h, theme.axis, 1.0))
     xs = [mapper.px(cx, 0)[0] for cx, _, _ in ticks]
     gap = min((b - a for a, b in itertools.pairwise(xs)), default=fs * 2)
@@ -235,131 +226,6 @@ def add_axes(fig: Figure, graph: Graph, layout: Layout, mapper: Mapper, opts: Fi
         else:
             fig.texts.append(TextItem(px, y + h + 6.0 + opts.font_size, text, opts.font_size,
                                       theme.text, "middle", role="tick-x"))
-
-
-def fallback_label(graph: Graph, i: int) -> str:
-    """A label for a node whose file gives none."""
-    n = graph.nodes
-    kind = NodeKind(int(n.kind[i]))
-    if kind == NodeKind.EMBEDDING:
-        return f"Emb: {token_text(graph, int(n.position[i]))}"
-    if kind == NodeKind.ERROR:
-        return f"Error L{int(n.layer[i])}"
-    if kind == NodeKind.LOGIT:
-        return f"Logit {int(n.vocab_id[i])}"
-    return f"L{int(n.layer[i])}/{int(n.feature[i])}"
-
-
-def node_label(graph: Graph, state: ViewState, i: int) -> str:
-    """The user's label, else the file's (the clerp), else a fallback."""
-    text = state.labels.get(graph.nodes.ids[i]) or graph.nodes.label[i]
-    return text.strip() or fallback_label(graph, i)
-
-
-def logit_label(graph: Graph, state: ViewState, i: int, short: bool = True) -> str:
-    """A logit's label; ``short`` turns ``Output " Paris" (p=0.987)`` into ``" Paris" (p=0.987)``
-    (the row is already labelled "Logit"). A user's own label is kept as is."""
-    text = node_label(graph, state, i)
-    if not short or graph.nodes.ids[i] in state.labels:
-        return text
-    m = _OUTPUT_CLERP.match(text)
-    return f"{m.group(1)} (p={m.group(2)})" if m else text
-
-
-def logit_headroom(graph: Graph, state: ViewState, nodes: np.ndarray, xy: np.ndarray,
-                   rect: tuple[float, float, float, float], opts: FigureOptions) -> float:
-    """Space above the plot for the slanted labels of the logits in view (0 when none)."""
-    inside = ((xy[:, 0] >= rect[0]) & (xy[:, 0] <= rect[2])
-              & (xy[:, 1] >= rect[1]) & (xy[:, 1] <= rect[3]))
-    logits = np.flatnonzero(nodes & inside & (graph.nodes.kind == NodeKind.LOGIT))
-    if not opts.labels or not logits.size:
-        return 0.0
-    longest = max(text_width(_clip(logit_label(graph, state, int(i), opts.short_logit_labels),
-                                   LABEL_CHARS),
-                             opts.font_size * 0.85) for i in logits)
-    return min(longest * math.sin(math.radians(-LOGIT_ANGLE)) + 8.0, opts.height * 0.25)
-
-
-def _clip(text: str, n: int) -> str:
-    text = clean_text(text)
-    return text if len(text) <= n else text[:n - 1] + "…"
-
-
-def _label_order(graph: Graph, state: ViewState, nodes: np.ndarray, opts: FigureOptions) -> list[int]:
-    ids = graph.nodes.ids
-    marked = [i for i in np.flatnonzero(nodes).tolist()
-              if ids[i] in state.pinned or ids[i] in state.selected or ids[i] == state.clicked]
-    marked.sort(key=lambda i: ids[i] not in state.pinned)
-    logits = np.flatnonzero(nodes & (graph.nodes.kind == NodeKind.LOGIT))
-    # Output logits are what a figure is about: label them, most probable first.
-    prob = np.nan_to_num(graph.nodes.token_prob[logits].astype(np.float64), nan=0.0)
-    marked += [i for i in logits[np.argsort(-prob, kind="stable")].tolist() if i not in marked]
-    if not opts.all_labels:
-        return marked
-    rest = np.flatnonzero(nodes & (graph.nodes.kind != NodeKind.EMBEDDING))
-    infl = np.nan_to_num(graph.nodes.influence[rest].astype(np.float64), nan=2.0)
-    # Logits first, then by influence rank (lower cumulative influence = more important).
-    order = rest[np.lexsort((infl, graph.nodes.kind[rest] != NodeKind.LOGIT))]
-    seen = set(marked)
-    return marked + [i for i in order.tolist() if i not in seen]
-
-
-def add_labels(fig: Figure, graph: Graph, state: ViewState, nodes: np.ndarray, pxy: np.ndarray,
-               mapper: Mapper, opts: FigureOptions, theme: Theme) -> None:
-    """Label the chosen nodes where a label fits without covering another label or glyph."""
-    fs = opts.font_size * 0.85
-    glyph_w = {g.node_id: g.w for g in fig.nodes}
-    boxes = np.array([(g.x - g.w / 2, g.y - g.h / 2, g.x + g.w / 2, g.y + g.h / 2)
-                      for g in fig.nodes] or np.zeros((0, 4)), dtype=np.float64).reshape(-1, 4)
-    placed: list[tuple[float, float, float, float]] = []
-    x, y, w, h = fig.plot_rect
-    bounds = (x, y - 10.0, x + w + 10.0, y + h)
-    shown = skipped = 0
-    for i in _label_order(graph, state, nodes, opts):
-        nid = graph.nodes.ids[i]
-        if nid not in glyph_w:
-            continue
-        if shown >= opts.max_labels:
-            skipped += 1
-            continue
-        cx, cy = float(pxy[i, 0]), float(pxy[i, 1])
-        if graph.nodes.kind[i] == NodeKind.LOGIT:
-            text = _clip(logit_label(graph, state, i, opts.short_logit_labels), LABEL_CHARS)
-            fig.texts.append(TextItem(cx + 1.0, cy - glyph_w[nid] / 2 - 3.0, text, fs, theme.text,
-                                      role="label", rotate=LOGIT_ANGLE))
-            shown += 1
-            continue
-        text = _clip(node_label(graph, state, i), LABEL_CHARS)
-        tw, r = text_width(text, fs), glyph_w[nid] / 2 + 2.0
-        for lx, ly, anchor in ((cx + r, cy, "start"), (cx - r, cy, "end"),
-                               (cx, cy - r - fs * 0.6, "middle"), (cx, cy + r + fs * 0.6, "middle")):
-            left = lx if anchor == "start" else lx - tw if anchor == "end" else lx - tw / 2
-            box = (left, ly - fs * 0.55, left + tw, ly + fs * 0.55)
-            if (_fits(box, bounds) and not any(_overlap(box, b) for b in placed)
-                    and not _hits(box, boxes)):
-                placed.append(box)
-                fig.texts.append(TextItem(lx, ly + 0.35 * fs, text, fs, theme.text, anchor,  # type: ignore[arg-type]
-                                          role="label"))
-                shown += 1
-                break
-        else:
-            skipped += 1
-    if skipped:
-        fig.notes.append(f"{skipped} label(s) left out (no room or over the cap of "
-                         f"{opts.max_labels})")
-
-
-def _hits(box: tuple[float, ...], boxes: np.ndarray) -> bool:
-    return bool(((boxes[:, 0] < box[2]) & (box[0] < boxes[:, 2])
-                 & (boxes[:, 1] < box[3]) & (box[1] < boxes[:, 3])).any())
-
-
-def _fits(box: tuple[float, ...], bounds: tuple[float, ...]) -> bool:
-    return box[0] >= bounds[0] and box[1] >= bounds[1] and box[2] <= bounds[2] and box[3] <= bounds[3]
-
-
-def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def build_legend(fig: Figure, opts: FigureOptions, theme: Theme) -> Legend:

@@ -3,7 +3,7 @@
 A :class:`Figure` is a flat list of primitives in pixel coordinates (96 px = 1 inch)
 that both the SVG writer and the Qt raster renderer draw the same way, in this
 order: background, ``rects``, ``lines``, ``edges`` and ``nodes`` (clipped to
-``plot_rect``), ``texts``, then the legend's rects, glyphs and texts.
+``plot_rect``), ``leaders``, ``label_boxes``, ``texts``, then the legend's rects, glyphs and texts.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import numpy.typing as npt
 Shape = Literal["circle", "diamond", "square", "roundrect"]
 Anchor = Literal["start", "middle", "end"]
 
-FONT_FAMILIES = ("Helvetica", "Arial", "DejaVu Sans", "sans-serif")
-"""Font stack: the first that exists wins, everywhere (SVG viewers, Qt, PDF)."""
+FONT_FAMILIES = ("DejaVu Sans", "Arial", "Helvetica", "sans-serif")
+"""Font stack: the first that exists wins, everywhere (SVG viewers, Qt, PDF). DejaVu Sans
+first because it is on almost every Linux system and covers the glyphs tokens use; the
+widths :func:`text_width` assumes are DejaVu's, which errs wide for Arial and Helvetica."""
 
 PCT_SCALE = 0.4
 """Share of a target's input at which edge colour saturates (the circuit-tracer viewer's ±0.4)."""
@@ -91,6 +93,8 @@ class EdgeBucket:
     segments: npt.NDArray[np.float64]
     sign: int = 1
     magnitude: float = 0.0
+    arrows: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 6)))
+    """``[k, 6]`` arrowhead triangles (tip, then the two back corners), filled in ``color``."""
 
 
 @dataclass
@@ -157,6 +161,10 @@ class Figure:
     nodes: list[NodeGlyph] = field(default_factory=list)
     texts: list[TextItem] = field(default_factory=list)
     legend: Legend | None = None
+    leaders: list[LineItem] = field(default_factory=list)
+    """Leader lines from logit labels down to their nodes (drawn with ``label_boxes``)."""
+    label_boxes: list[RectItem] = field(default_factory=list)
+    """Backgrounds drawn behind the node labels (after nodes, before ``texts``)."""
     font_families: tuple[str, ...] = FONT_FAMILIES
     notes: list[str] = field(default_factory=list)
     """One-line remarks (e.g. labels left out because of the cap)."""
@@ -196,6 +204,17 @@ def clean_text(text: str) -> str:
     return " ".join(text.split()).translate(_CONTROL)
 
 
+_ADVANCE: dict[str, float] = {}
+for _chars, _em in (("ijlI|!.,:;'`", 0.30), (" ", 0.32), ("ftr()[]{}\"-", 0.41),
+                    ("sczJ", 0.55), ("LFPT?", 0.60), ("abdeghknopquvxy0123456789#$_ESZ", 0.64),
+                    ("ABCKRVXY&", 0.70), ("DGHNOQU", 0.78), ("mw%+<=>~MW", 0.90)):
+    for _c in _chars:
+        _ADVANCE[_c] = _em
+
+
 def text_width(text: str, size: float) -> float:
-    """Rough advance of ``text`` in px (no font metrics below Qt); errs wide."""
-    return 0.6 * size * len(text)
+    """Advance of ``text`` in px, from DejaVu Sans's widths rounded up (no font metrics
+    below Qt). Arial and Helvetica, next in the font stack, are narrower, so boxes
+    placed with it never overlap where a viewer picks those instead."""
+    em = sum(_ADVANCE.get(c, 1.0 if ord(c) >= 0x2E80 else 0.66) for c in text)
+    return em * size
