@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "packaging" / "circuitdesk.spec"
 NAME = "circuitdesk"
 
-_MISSING = re.compile(r"^missing module named '?(circuitdesk[\w.]*)'?", re.M)
+_MISSING = re.compile(r"^missing module named '?(circuitdesk[\w.]*)'?", re.MULTILINE)
 _NOT_FOUND = re.compile(r"Hidden import '?\"?(circuitdesk[\w.]*)'?\"? not found")
 
 
@@ -66,7 +66,7 @@ def run_pyinstaller(out: Path, work: Path, log_path: Path) -> int:
     command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean",
                "--distpath", str(out), "--workpath", str(work), str(SPEC)]
     with open(log_path, "w", encoding="utf-8") as log:
-        return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+        return subprocess.run(command, check=False, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
                               env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).returncode
 
 
@@ -85,10 +85,11 @@ def build(out: Path, work: Path, archive: bool = True) -> dict[str, object]:
         raise SystemExit(f"bundle_build: PyInstaller could not find our modules {missing}; "
                          f"see {log_path}")
     folder = out / NAME
+    executable = folder / (NAME + (".exe" if os.name == "nt" else ""))
     summary: dict[str, object] = {
-        "folder": str(folder), "executable": str(folder / (NAME + (".exe" if os.name == "nt"
-                                                                    else ""))),
-        "unpacked_bytes": folder_bytes(folder), "freeze_seconds": round(time.perf_counter() - t0, 1),
+        "folder": str(folder), "executable": str(executable),
+        "unpacked_bytes": folder_bytes(folder),
+        "freeze_seconds": round(time.perf_counter() - t0, 1),
         "build_log": str(log_path), "warn_file": str(work / NAME / f"warn-{NAME}.txt"),
     }
     if archive:

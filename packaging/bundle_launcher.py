@@ -10,8 +10,9 @@ Two checks, for tests and the start-up benchmark only, are chosen by the environ
 ``CIRCUITDESK_BUNDLE_CHECK`` (a variable, not an option, so the command line stays the
 app's own):
 
-- ``imports``: import every subpackage that the bundle must hold, print one JSON line, exit
-  0 when all imported;
+- ``imports``: import every subpackage that the bundle must hold, and open the demo graph's
+  model as the Verify panel does (which backend: "onnx" without torch); print one JSON line,
+  exit 0 when all imported and the model opened;
 - ``drawn``: start the app as a user does (no argument: the window with the bundled demo
   graph), and once the demo graph's logit nodes are painted on the canvas print one JSON line
   and exit 0 (1 if loading failed or nothing was drawn within two minutes). Use it offscreen
@@ -69,8 +70,26 @@ def _start_seconds() -> float:
 _T0 = time.perf_counter() - _start_seconds()
 
 
+def demo_backend() -> tuple[bool, str]:
+    """Open the demo graph's model as the Verify panel does: (opened, backend name or error)."""
+    try:
+        from circuitdesk.graph import load_graph
+        from circuitdesk.models.binding import graph_input_ids
+        from circuitdesk.models.locate import demo_dir, find_model
+        from circuitdesk.models.registry import open_backend
+
+        graph = load_graph(demo_dir() / "graphs" / "capital-france_plt.json")
+        model_dir, transcoders_dir = find_model(graph)
+        backend = open_backend(None, model_dir=model_dir, transcoders_dir=transcoders_dir)
+        graph_input_ids(backend, graph)
+        return True, str(backend.name)
+    except Exception as exc:  # noqa: BLE001 (reported, not hidden)
+        return False, f"{type(exc).__name__}: {exc}"
+
+
 def check_imports() -> int:
-    """Import each of SUBPACKAGES; print {name: "ok" or the error} as one JSON line."""
+    """Import each of SUBPACKAGES and open the demo's model; print the results as one JSON
+    line ({name: "ok" or the error}, and the demo's backend)."""
     results: dict[str, str] = {}
     for name in SUBPACKAGES:
         try:
@@ -79,9 +98,10 @@ def check_imports() -> int:
         except Exception as exc:  # noqa: BLE001 (reported, not hidden)
             results[name] = f"{type(exc).__name__}: {exc}"
     torch_absent = importlib.util.find_spec("torch") is None
+    opened, backend = demo_backend()
     print(json.dumps({"frozen": bool(getattr(sys, "frozen", False)), "imports": results,
-                      "torch_absent": torch_absent}))
-    return 0 if all(v == "ok" for v in results.values()) else 1
+                      "torch_absent": torch_absent, "demo_backend": backend}))
+    return 0 if opened and all(v == "ok" for v in results.values()) else 1
 
 
 def _painted(image: Any, x: int, y: int, tol: int = 40) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -19,8 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "packaging"))
-import bundle_build  # noqa: E402
-from bundle_launcher import CHECK_VARIABLE, SUBPACKAGES  # noqa: E402
+import bundle_build
+from bundle_launcher import CHECK_VARIABLE, SUBPACKAGES
 
 pytest.importorskip("PyInstaller", reason="the dev extra pins PyInstaller")
 pytestmark = [pytest.mark.slow,
@@ -38,12 +39,15 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     home = tmp_path_factory.mktemp("bundle-user")
     with tarfile.open(str(summary["archive"])) as tar:
         tar.extractall(home / "unpacked", filter="tar")
+    for report in ("build_log", "warn_file"):
+        shutil.copy2(str(summary[report]), home / Path(str(summary[report])).name)
+    shutil.rmtree(build)  # about 350 MB: the frozen folder, its archive, PyInstaller's work
     folder = home / "unpacked" / "circuitdesk"
     (home / "home").mkdir()
     (home / "work").mkdir()
     return {"folder": folder, "exe": folder / "circuitdesk", "home": home / "home",
-            "work": home / "work", "log": Path(str(summary["build_log"])),
-            "warn": Path(str(summary["warn_file"])),
+            "work": home / "work", "log": home / "build-log.txt",
+            "warn": home / "warn-circuitdesk.txt",
             "demo": folder / "_internal" / "circuitdesk" / "resources" / "demo"}
 
 
@@ -55,7 +59,7 @@ def run(bundle: dict[str, Path], args: list[str], check: str = "", timeout: int 
                PATH="/usr/bin:/bin")
     if check:
         env[CHECK_VARIABLE] = check
-    return subprocess.run([str(bundle["exe"]), *args], capture_output=True, text=True,
+    return subprocess.run([str(bundle["exe"]), *args], check=False, capture_output=True, text=True,
                           timeout=timeout, cwd=bundle["work"], env=env)
 
 
@@ -86,11 +90,12 @@ def test_bundle_holds_the_app_and_no_torch(bundle: dict[str, Path]) -> None:
     assert not list(internal.rglob("__pycache__")) and not (internal / "tests").exists()
 
 
-def test_frozen_app_imports_every_subpackage(bundle: dict[str, Path]) -> None:
+def test_frozen_app_imports_every_subpackage_and_opens_the_demo_model(bundle: dict[str, Path]) -> None:
     result = run(bundle, [], check="imports")
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["frozen"] and report["torch_absent"], report
     assert report["imports"] == {name: "ok" for name in SUBPACKAGES}, report
+    assert report["demo_backend"] == "onnx", report  # the Verify panel's model, without torch
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -132,13 +137,14 @@ def test_frozen_window_draws_the_demo(bundle: dict[str, Path]) -> None:
 def test_install_sh_registers_and_removes_the_desktop_entry(bundle: dict[str, Path]) -> None:
     env = {"HOME": str(bundle["home"]), "PATH": "/usr/bin:/bin"}
     script = str(bundle["folder"] / "install.sh")
-    result = subprocess.run([script], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run([script], check=False, capture_output=True, text=True, env=env,
+                            timeout=60)
     assert result.returncode == 0, result.stderr
     data = bundle["home"] / ".local" / "share"
     entry = (data / "applications" / "circuitdesk.desktop").read_text()
     assert f'Exec="{bundle["exe"]}" %F' in entry and "Icon=circuitdesk" in entry, entry
     assert (data / "icons" / "hicolor" / "scalable" / "apps" / "circuitdesk.svg").is_file()
-    result = subprocess.run([script, "--uninstall"], capture_output=True, text=True, env=env,
-                            timeout=60)
+    result = subprocess.run([script, "--uninstall"], check=False, capture_output=True,
+                            text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert not (data / "applications" / "circuitdesk.desktop").exists()
