@@ -26,8 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "packaging"))
-import bundle_build  # noqa: E402
-from bundle_launcher import CHECK_VARIABLE  # noqa: E402
+import bundle_build
+from bundle_launcher import CHECK_VARIABLE
 
 LAUNCHER = ROOT / "packaging" / "bundle_launcher.py"
 
