@@ -45,7 +45,8 @@ SUBPACKAGES = (
 BUNDLE_NOTE = """\
 This is the CircuitDesk desktop bundle: the window, info, prune, export, and intervene /
 verify with an ONNX export (--onnx FILE; the bundled demo ships its exports). It holds no
-torch, so trace, export-onnx, reading circuit-tracer .pt graphs, and verify / intervene with
+torch (circuit-tracer .pt graphs open through CircuitDesk's own reader), so trace, export-onnx,
+and verify / intervene with
 --model and --transcoders need the full install, from a clone of the CircuitDesk repository:
 
     python3.11 -m venv .venv && .venv/bin/pip install ".[models]"

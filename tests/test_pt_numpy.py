@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from circuitdesk.graph.errors import NotAGraphFileError, UnsafeFileError
+from circuitdesk.graph import load_graph
+from circuitdesk.graph.errors import GraphLoadError, NotAGraphFileError, UnsafeFileError
 from circuitdesk.graph.io.pt_numpy import load_pt_numpy, read_pt_numpy
 
 DATA = Path(__file__).parent / "data"
@@ -115,3 +116,27 @@ def test_truncated_and_not_a_zip(tmp_path: Path) -> None:
     txt.write_text("hello")
     with pytest.raises(NotAGraphFileError):
         load_pt_numpy(txt)
+
+
+def test_load_graph_reads_pt_without_torch() -> None:
+    """The onnx-only install and the desktop bundle open engine .pt files (issue 17)."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from circuitdesk.graph import load_graph\n"
+            f"g = load_graph({str(DATA / 'ct050_small.pt')!r}); print(g.n_nodes, g.format)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == str(load_graph(DATA / "ct050_small.pt").n_nodes)
+
+
+def test_compressed_storage_records_are_refused(tmp_path: Path) -> None:
+    """A deflated record could inflate to any size: torch never writes one, so we refuse it."""
+    import zipfile
+
+    src = DATA / "ct050_small.pt"
+    bad = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            kind = zipfile.ZIP_DEFLATED if "/data/" in item.filename else zipfile.ZIP_STORED
+            zout.writestr(item.filename, zin.read(item.filename), compress_type=kind)
+    with pytest.raises(GraphLoadError, match="compressed"):
+        load_pt_numpy(bad)

@@ -17,7 +17,7 @@ from superqt.utils import qthrottled
 
 from ...graph import document as cmd
 from ...graph.document import Document
-from ...graph.figure.parts import node_label
+from ...graph.figure.labels import node_label
 from ...graph.model import NodeKind
 
 

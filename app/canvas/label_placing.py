@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QPointF
 
 from ...graph.document import Document, display_label
-from ...graph.figure.parts import logit_label, node_label
+from ...graph.figure.labels import logit_label, node_label
 from ...graph.model import NodeKind
 from .labels import MAX_LABELS, PlacedLabel, place_labels, short, text_sizes
 

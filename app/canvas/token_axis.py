@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 
-from ...graph.figure.parts import token_text
+from ...graph.figure.labels import token_text
 
 CHAR_PX = 6.5
 """Average width of one tick character at the axis font, px."""

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from ...graph import document as cmd
 from ...graph.document import Document, display_label, is_automatic_label
-from ...graph.figure.parts import node_label
+from ...graph.figure.labels import node_label
 from ...graph.model import NodeKind
 from ..canvas.palette import share_color
 

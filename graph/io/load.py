@@ -85,9 +85,7 @@ def _load(p: Path, max_bytes: int, progress: Progress, cancel: CancelToken) -> G
     except OSError as exc:
         raise GraphLoadError(p, exc.strerror or str(exc)) from None
     if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
-        from .pt_io import load_pt
-
-        graph = load_pt(p, progress=progress, cancel=cancel)
+        graph = _load_pt(p, progress, cancel)
     else:
         if p.suffix.lower() == ".pt" and head.strip():
             raise NotAGraphFileError(p, "not a torch archive (bad magic bytes)")
@@ -113,3 +111,17 @@ def _load(p: Path, max_bytes: int, progress: Progress, cancel: CancelToken) -> G
             if gc_was_enabled:
                 gc.enable()
     return graph
+
+
+def _load_pt(path: Path, progress: Progress, cancel: CancelToken) -> Graph:
+    """torch's reader where torch is installed; without it (the ``onnx`` install, the desktop
+    bundle) our own restricted unpickler, which rebuilds tensors as numpy (pt_numpy.py)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        from .pt_numpy import load_pt_numpy
+
+        return load_pt_numpy(path, progress=progress, cancel=cancel)
+    from .pt_io import load_pt
+
+    return load_pt(path, progress=progress, cancel=cancel)

@@ -20,6 +20,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -115,7 +116,16 @@ class _Archive:
         if not isinstance(key, str) or not re.fullmatch(r"\d+", key) or not isinstance(numel, int):
             raise pickle.UnpicklingError("a malformed storage record")
         if key not in self.cache:
-            raw = self.zf.read(f"{self.prefix}data/{key}")
+            name = f"{self.prefix}data/{key}"
+            try:
+                info = self.zf.getinfo(name)
+            except KeyError:
+                raise pickle.UnpicklingError(f"storage {key} is not in the archive") from None
+            # torch stores records uncompressed, so a record is no larger than the file on disk
+            # (which load_graph has size-checked); a compressed one could inflate to any size
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                raise pickle.UnpicklingError(f"storage {key} is compressed (torch never writes that)")
+            raw = self.zf.read(name)
             dt = np.dtype("<u2" if kind.dtype == "bf16" else kind.dtype)
             dt = dt.newbyteorder(">") if self.big and dt.itemsize > 1 else dt
             if len(raw) < numel * dt.itemsize:
@@ -165,8 +175,17 @@ def _why(message: str) -> str:
 class _Tensor:
     """What :func:`.pt_io._dense_data` asks of a tensor, over a numpy array."""
 
+    # a storage rebuilt from the archive is always a plain dense CPU array
+    layout = "strided"
+    is_quantized = is_nested = is_meta = False
+    device = SimpleNamespace(type="cpu")
+
     def __init__(self, a: np.ndarray) -> None:
         self.a, self.shape = a, a.shape
+
+    @property
+    def dtype(self) -> Any:
+        return self.a.dtype.type
 
     def dim(self) -> int:
         return int(self.a.ndim)
@@ -191,8 +210,12 @@ class _NumpyTorch:
     """The torch names :func:`.pt_io._dense_data` uses, answered with numpy."""
 
     Tensor = _Tensor
-    float32 = np.float32
-    int64 = np.int64
+    nn = SimpleNamespace(Parameter=type("Parameter", (), {}))  # never seen: no torch here
+    strided = "strided"
+    float16, float32, float64 = np.float16, np.float32, np.float64
+    bfloat16 = type("bfloat16", (), {})  # rebuilt storages are never bfloat16 (see above)
+    int8, uint8, int16, int32, int64 = np.int8, np.uint8, np.int16, np.int32, np.int64
+    bool = np.bool_
 
 
 def load_pt_numpy(path: str | Path, *, progress: Progress = no_progress,
