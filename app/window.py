@@ -410,6 +410,8 @@ class MainWindow(ModelBinding, QMainWindow):
             + (" · strongest 300k links drawn" if c.edges_capped else ""))
         if not doc.state.pruning:
             self.prune_bar.scores.setText("")
+        for label in (self.prune_bar.scores, self.counts_label):  # whole, never elided by a message
+            label.setMinimumWidth(label.sizeHint().width())
         self.undo_action.setEnabled(doc.can_undo)
         self.redo_action.setEnabled(doc.can_redo)
         self.undo_action.setText(f"&Undo {doc.undo_text()}" if doc.can_undo else "&Undo")

@@ -49,7 +49,7 @@ torch (circuit-tracer .pt graphs open through CircuitDesk's own reader), so trac
 and verify / intervene with
 --model and --transcoders need the full install, from a clone of the CircuitDesk repository:
 
-    python3.11 -m venv .venv && .venv/bin/pip install ".[models]"
+    python3.11 -m venv .venv && .venv/bin/pip install ".[models,onnx]"
 
 See README-BUNDLE.txt beside this program."""
 
