@@ -6,22 +6,27 @@ Gets its host (document, runner, model binding) passed in and never imports the 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import orjson
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
     QWidget,
 )
 
 from ...graph.figure.verify_svg import curve_svg
+from .result_files import save_path, write_csv, write_json
 from .verify import FREEZES
 
 SCOPES = ("Kept nodes (current thresholds)", "Pinned nodes and supernodes")
@@ -156,8 +161,8 @@ class FaithfulnessPanel(QWidget):
         self._start(sweep=True)
 
     def _start(self, sweep: bool) -> None:
-        from ..commands.faithfulness import mean_cache_dirs, parse_thresholds
         from ...graph.errors import CircuitDeskError
+        from ..commands.faithfulness import mean_cache_dirs, parse_thresholds
 
         host = self.host
         if host.doc is None:
@@ -300,28 +305,18 @@ class FaithfulnessPanel(QWidget):
                  **{f"{k}_{f}": getattr(getattr(p, k), f) for k in ("necessity", "sufficiency")
                     for f in ("logit", "prob", "rank")}} for p in self.points]
 
-    def _save_path(self, title: str, filt: str, path: str | None) -> str | None:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, title, "", filt)
-        return path or None
-
     def export_csv(self, path: str | None = None) -> None:
-        path = self._save_path("Export curve", "CSV (*.csv)", path)
+        path = save_path(self, "Export curve", "CSV (*.csv)", path)
         if path:
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
-            writer.writeheader()
-            writer.writerows(self._rows())
-            Path(path).write_text(buf.getvalue(), encoding="utf-8")
+            write_csv(path, self._rows(), CSV_FIELDS)
 
     def export_json(self, path: str | None = None) -> None:
-        path = self._save_path("Export curve", "JSON (*.json)", path)
+        path = save_path(self, "Export curve", "JSON (*.json)", path)
         if path:
-            Path(path).write_bytes(orjson.dumps(self.results_json() or {}, option=orjson.OPT_INDENT_2
-                                                | orjson.OPT_SERIALIZE_NUMPY))
+            write_json(path, self.results_json() or {})
 
     def export_svg(self, path: str | None = None) -> None:
-        path = self._save_path("Export curve", "SVG (*.svg)", path)
+        path = save_path(self, "Export curve", "SVG (*.svg)", path)
         if path:
             pts = sorted(self.points, key=lambda p: p.size)
             sizes = [float(p.size) for p in pts]

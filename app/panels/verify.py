@@ -7,26 +7,33 @@ document and the window's current prune result.
 
 from __future__ import annotations
 
-import csv
-import io
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import orjson
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-    QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from ...graph.analysis.supernodes import subgraph_units
 from ...graph.analysis.verify import summarise
 from ...graph.figure.verify_svg import VERDICT_COLORS, scatter_svg
-
+from .result_files import save_path, write_csv, write_json
 
 
 class VerifyHost(Protocol):
@@ -320,8 +327,8 @@ class VerifyPanel(QWidget):
 
     def steer(self) -> None:
         """Free-form steering: set any features to any values and show the new top tokens."""
-        from ..commands.intervene import parse_set
         from ...models.protocol import Intervention
+        from ..commands.intervene import parse_set
 
         try:
             sets = [parse_set(part) for part in self.steer_edit.text().split(",") if part.strip()]
@@ -368,29 +375,19 @@ class VerifyPanel(QWidget):
             self._add_rows(rows)
         self._redraw()
 
-    def _save_path(self, title: str, filt: str, path: str | None) -> str | None:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, title, "", filt)
-        return path or None
-
     def export_csv(self, path: str | None = None) -> None:
-        path = self._save_path("Export results", "CSV (*.csv)", path)
+        path = save_path(self, "Export results", "CSV (*.csv)", path)
         if path:
-            buf = io.StringIO()
             data = self.results_json()["rows"]
-            fields = [k for k in (data[0] if data else {"key": 0}) if k != "downstream"]
-            writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(data)
-            Path(path).write_text(buf.getvalue(), encoding="utf-8")
+            write_csv(path, data, [k for k in (data[0] if data else {"key": 0}) if k != "downstream"])
 
     def export_json(self, path: str | None = None) -> None:
-        path = self._save_path("Export results", "JSON (*.json)", path)
+        path = save_path(self, "Export results", "JSON (*.json)", path)
         if path:
-            Path(path).write_bytes(orjson.dumps(self.results_json(), option=orjson.OPT_INDENT_2))
+            write_json(path, self.results_json())
 
     def export_svg(self, path: str | None = None) -> None:
-        path = self._save_path("Export plot", "SVG (*.svg)", path)
+        path = save_path(self, "Export plot", "SVG (*.svg)", path)
         if path:
             svg = scatter_svg([r.predicted for r in self.rows], [r.observed for r in self.rows],
                               [r.verdict for r in self.rows],

@@ -133,6 +133,12 @@ def load_pt(
     check_archive(Path(path))
     raw = _torch_load(torch, Path(path))
     cancel.check()
+    return graph_from_raw(path, raw, torch, progress, cancel)
+
+
+def graph_from_raw(path: str | Path, raw: Any, torch: Any, progress: Progress,
+                   cancel: CancelToken) -> Graph:
+    """The graph of an unpickled ``.pt`` dict; ``torch`` is torch or pt_numpy's stand-in."""
     progress(0.6, "checking")
     data = _dense_data(path, raw, torch)
     cancel.check()

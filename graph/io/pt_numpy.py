@@ -26,10 +26,9 @@ from typing import Any
 import numpy as np
 
 from ..cancel import NEVER, CancelToken, Progress, no_progress
-from ..errors import GraphSchemaError, NotAGraphFileError, UnsafeFileError
+from ..errors import NotAGraphFileError, UnsafeFileError
 from ..model import Graph
-from .dense import graph_from_dense
-from .pt_io import _STAND_INS, _dense_data
+from .pt_io import _STAND_INS, graph_from_raw
 
 _STORAGES: dict[str, str] = {
     "FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2",
@@ -228,15 +227,6 @@ def load_pt_numpy(path: str | Path, *, progress: Progress = no_progress,
     progress(0.05, "reading")
     raw = read_pt_numpy(path)
     cancel.check()
-    progress(0.6, "checking")
     if isinstance(raw, dict):
         raw = {k: _Tensor(v) if isinstance(v, np.ndarray) else v for k, v in raw.items()}
-    data = _dense_data(path, raw, _NumpyTorch)
-    cancel.check()
-    progress(0.8, "building graph")
-    try:
-        graph = graph_from_dense(data)
-    except ValueError as exc:
-        raise GraphSchemaError(path, str(exc)) from None
-    graph.format = str(graph.extra.pop("layout"))
-    return graph
+    return graph_from_raw(path, raw, _NumpyTorch, progress, cancel)
