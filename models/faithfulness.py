@@ -1,9 +1,12 @@
 """Circuit-level claims on the local model: is a circuit necessary, is it sufficient?
 
 *Necessity* ablates every feature of the circuit at once; *sufficiency* ablates every active
-feature outside it (error nodes keep their clean values, as in every intervention of the
-replacement model). Both are compared with the clean run and with the run where every active
-feature is ablated, so each test reads as a share of the clean effect:
+feature outside it. What the errors do follows the freeze mode, as in circuit-tracer's
+``feature_intervention``: with every layer frozen, MLP outputs (errors included) keep their clean
+values and only the ablations' direct deltas move the logit; with attention or nothing frozen the
+model's own MLPs run, so the error terms follow the changed inputs. Both are compared with the
+clean run and with the run where every active feature is ablated, so each test reads as a share
+of the clean effect:
 
 - necessity removed  = (L_clean − L_circuit ablated) / (L_clean − L_all ablated)
 - sufficiency recovered = (L_rest ablated − L_all ablated) / (L_clean − L_all ablated)
@@ -30,6 +33,8 @@ from .protocol import FreezeSpec, Intervention, InterventionError, ReplacementBa
 from .verify import default_target
 
 DEFINITIONS = {
+    "errors": "freeze all: MLP outputs and errors stay clean (the graph's linear view); "
+              "attention / none: the model's own MLPs run, errors follow the inputs",
     "logit": "the target token's logit minus the mean logit, at the last position",
     "necessity_removed": "(L_clean - L_circuit_ablated) / (L_clean - L_all_ablated)",
     "sufficiency_recovered": "(L_rest_ablated - L_all_ablated) / (L_clean - L_all_ablated)",
