@@ -28,7 +28,8 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"),
                                  reason="the test unpacks the Linux .tar.gz")]
 
-SUBCOMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "export-onnx")
+SUBCOMMANDS = ("info", "prune", "export", "trace", "intervene", "verify", "faithfulness",
+               "export-onnx", "dashboards", "labels", "screenshot")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_frozen_help_names_every_command_and_the_full_install(bundle: dict[str, 
     result = run(bundle, ["--help"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert all(c in result.stdout for c in SUBCOMMANDS), result.stdout
-    assert "holds no" in result.stdout and 'pip install ".[models]"' in result.stdout
+    assert "holds no" in result.stdout and 'pip install ".[models,onnx]"' in result.stdout
 
 
 def test_frozen_info_and_verify_on_the_demo(bundle: dict[str, Path]) -> None:
