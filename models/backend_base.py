@@ -43,6 +43,15 @@ class BackendBase:
         names = self.token_strings([int(i) for i in order])
         return [TokenScore(s, int(i), float(row[i]), float(p[i])) for s, i in zip(names, order)]
 
+    @staticmethod
+    def _in_vocabulary(ids: list[int], vocab_size: int) -> list[int]:
+        """``ids`` unchanged, or a one-line InterventionError naming the ids out of range."""
+        bad = [i for i in ids if not 0 <= i < vocab_size]
+        if bad:
+            raise InterventionError(f"token ids {bad[:5]} are outside the vocabulary "
+                                    f"(size {vocab_size})")
+        return ids
+
     def _check(self, ivs: Sequence[Intervention], n_pos: int) -> None:
         """One-line InterventionError for a layer, position or feature out of range."""
         for iv in ivs:

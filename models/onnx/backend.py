@@ -87,11 +87,7 @@ class OnnxBackend(BackendBase):
             raise ModelLoadError("", "the prompt has no tokens")
         if ids[0] not in self._special and self._bos is not None:
             ids = [self._bos, *ids]
-        bad = [i for i in ids if not 0 <= i < self._vocab]
-        if bad:
-            raise InterventionError(f"token ids {bad[:5]} are outside the vocabulary "
-                                    f"(size {self._vocab})")
-        return ids
+        return self._in_vocabulary(ids, self._vocab)
 
     def encode(self, text: str) -> list[int]:
         return [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False).ids]

@@ -103,12 +103,7 @@ class TorchBackend(BackendBase):
 
     # ------------------------------------------------------------------ tokens
     def tokenize(self, prompt: PromptOrIds) -> list[int]:
-        ids = ensure_tokenized(self.rm.tokenizer, prompt)
-        bad = [i for i in ids if not 0 <= i < self.vocab_size]
-        if bad:
-            raise InterventionError(f"token ids {bad[:5]} are outside the vocabulary "
-                                    f"(size {self.vocab_size})")
-        return ids
+        return self._in_vocabulary(ensure_tokenized(self.rm.tokenizer, prompt), self.vocab_size)
 
     def encode(self, text: str) -> list[int]:
         return [int(i) for i in self.rm.tokenizer(text, add_special_tokens=False)["input_ids"]]
