@@ -19,7 +19,8 @@ def find_labels(graph: Graph, store: str | Path | None, models: Mapping[str, tup
     from ..models.labels import automatic_labels, dashboards_for
 
     try:
-        return automatic_labels(graph, store, models, dbs), dashboards_for(graph, models, dbs)
+        db = dashboards_for(graph, models, dbs)  # found once: it labels and it is shown
+        return automatic_labels(graph, store, db), db
     except Exception:  # noqa: BLE001 - logged; the graph opens without automatic labels
         log.warning("automatic labels for %s could not be read", graph.metadata.slug,
                     exc_info=True)

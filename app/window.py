@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
@@ -22,29 +21,29 @@ from PySide6.QtWidgets import (
 )
 
 from ..graph import document as cmd
-from ..graph.document import TRANSIENT, Document
-from ..graph.errors import CircuitDeskError
-from ..graph.io.load import load_graph
-from ..graph.model import Graph
 from ..graph.analysis.prune import prune
 from ..graph.analysis.scores import graph_scores
 from ..graph.analysis.search import search
+from ..graph.document import TRANSIENT, Document
+from ..graph.errors import CircuitDeskError
+from ..graph.io.load import load_graph
 from ..graph.io.session import save_session, state_from_qparams
-from .folders import default_folder, remember_folder
+from ..graph.model import Graph
 from .actions import build_menus
-from .error_report import details_of, one_line
 from .canvas.graph_canvas import GraphCanvas
+from .error_report import details_of, one_line
+from .folders import default_folder, remember_folder
+from .labels_lookup import find_labels
 from .model_binding import ModelBinding
 from .panels.connections import ConnectionsPanel, DetailPanel
+from .panels.faithfulness import FaithfulnessPanel
 from .panels.prune_bar import PruneBar
+from .panels.subgraph import SubgraphView
+from .panels.verify import VerifyPanel
 from .resources import app_icon, demo_graph_path
 from .session_io import autosave_path, read_autosave, write_autosave
-from .panels.subgraph import SubgraphView
 from .tasks import TaskRunner
 from .theme import apply_theme
-from .labels_lookup import find_labels
-from .panels.faithfulness import FaithfulnessPanel
-from .panels.verify import VerifyPanel
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +320,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self._whole_scores = None
         self._bound = None
         self.bound_model_dir = self.bound_transcoders_dir = None
-        self.verify_panel.reset(self._saved_verify())
+        self.verify_panel.reset(self._saved_ours("verify"))
         self.faithfulness.reset(self._saved_ours("faithfulness"))
         self.clear_search()
         self.request_prune()
@@ -334,9 +333,6 @@ class MainWindow(ModelBinding, QMainWindow):
         self._update_status()
         if changed - TRANSIENT:
             self._autosave_timer.start()
-
-    def _saved_verify(self) -> dict[str, Any] | None:
-        return self._saved_ours("verify")
 
     def _saved_ours(self, key: str) -> Any:
         """What a saved session of ours holds under ``key`` (None when absent)."""

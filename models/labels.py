@@ -32,11 +32,10 @@ def dashboards_for(graph: Graph, remembered_models: Mapping[str, tuple[str, str]
 
 
 def automatic_labels(graph: Graph, store: str | Path | None,
-                     remembered_models: Mapping[str, tuple[str, str]] | None = None,
-                     remembered_dbs: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Node id → label for feature nodes without a label in the file."""
+                     db: DashboardDB | None = None) -> dict[str, str]:
+    """Node id → label for feature nodes without a label in the file, from the imported label
+    ``store`` and the dashboards file ``db`` (see :func:`dashboards_for`)."""
     found: dict[int, str] = {}
-    db = dashboards_for(graph, remembered_models, remembered_dbs)
     if db is not None:
         found.update(db.labels_for(graph))
     if store is not None and Path(store).is_file():

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...graph.figure.verify_svg import curve_svg
-from .result_files import save_path, write_csv, write_json
+from .result_files import export_buttons, save_path, write_csv, write_json
 from .verify import FREEZES
 
 SCOPES = ("Kept nodes (current thresholds)", "Pinned nodes and supernodes")
@@ -100,12 +100,7 @@ class FaithfulnessPanel(QWidget):
                   self.test_button, QLabel("thresholds"), self.thresholds, self.sweep_button,
                   self.cancel_button):
             controls.addWidget(w)
-        exports = QHBoxLayout()
-        for text, slot in (("CSV…", self.export_csv), ("JSON…", self.export_json),
-                           ("Plot SVG…", self.export_svg)):
-            b = QPushButton(text)
-            b.clicked.connect(lambda _=False, s=slot: s())
-            exports.addWidget(b)
+        exports = export_buttons(self)
         exports.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)

@@ -9,7 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QWidget
+
+
+def export_buttons(panel: Any) -> QHBoxLayout:
+    """The CSV… / JSON… / Plot SVG… row of a results panel (its export_* methods)."""
+    row = QHBoxLayout()
+    for text, slot in (("CSV…", panel.export_csv), ("JSON…", panel.export_json),
+                       ("Plot SVG…", panel.export_svg)):
+        button = QPushButton(text)
+        button.clicked.connect(lambda _=False, s=slot: s())
+        row.addWidget(button)
+    return row
 
 
 def save_path(parent: QWidget, title: str, filt: str, path: str | None) -> str | None:

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from ...graph.analysis.supernodes import subgraph_units
 from ...graph.analysis.verify import summarise
 from ...graph.figure.verify_svg import VERDICT_COLORS, scatter_svg
-from .result_files import save_path, write_csv, write_json
+from .result_files import export_buttons, save_path, write_csv, write_json
 
 
 class VerifyHost(Protocol):
@@ -127,12 +127,7 @@ class VerifyPanel(QWidget):
         self.steer_edit = QLineEdit()
         self.steer_edit.setPlaceholderText("steer: LAYER:POS:FEATURE=VALUE, …  (Enter)")
         self.steer_edit.returnPressed.connect(self.steer)
-        exports = QHBoxLayout()
-        for text, slot in (("CSV…", self.export_csv), ("JSON…", self.export_json),
-                           ("Plot SVG…", self.export_svg)):
-            b = QPushButton(text)
-            b.clicked.connect(lambda _=False, s=slot: s())
-            exports.addWidget(b)
+        exports = export_buttons(self)
         top = QHBoxLayout()
         top.addWidget(self.model_label, 1)
         top.addWidget(self.choose_button)
