@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "big", "small", "red", "blue", "green", "house", "tree", "car", "went", "saw", "it", "was", "in", "of", "is", "up", "down", "fast", "slow", "old", "new", "day", "night", "sun", "moon", "star", "sky", "sea", "river", "hill", "city", "town", "road", "king", "queen", "man", "woman", "boy", "girl", "one", "two", "three", "four", "five"]
 
@@ -34,8 +35,13 @@ def build_model(out: Path, arch: str = "llama", seed: int = 0, n_layers: int = 3
     Qwen 3 carry RMSNorms on queries and keys; Gemma 3 mixes sliding and full attention.
     """
     import torch
-    from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig,
-                              Qwen3Config)
+    from transformers import (
+        AutoModelForCausalLM,
+        Gemma2Config,
+        Gemma3TextConfig,
+        LlamaConfig,
+        Qwen3Config,
+    )
 
     n_vocab = len(WORDS) + 4
     common = dict(vocab_size=n_vocab, hidden_size=d_model, intermediate_size=2 * d_model,
@@ -156,3 +162,24 @@ def open_tiny(root: Path, arch: str = "llama", kind: str = "plt", **tc_kw: objec
         tc_dir = build_transcoders(root / name, kind, **tc_kw)  # type: ignore[arg-type]
         _OPENED[key] = open_backend("torch", model_dir=model_dir, transcoders_dir=tc_dir)
     return _OPENED[key]
+
+
+def assert_frozen_ablations_give_minus_a(b: Any, ids: list[int], g: Any) -> None:
+    """With every layer frozen, ablating each selected feature of the traced graph ``g`` moves
+    every demeaned logit and every selected feature's pre-activation by exactly −A (FORMATS §5)."""
+    import numpy as np
+    from circuitdesk.models.protocol import Intervention
+
+    A, n_sel, n_logit = g.adjacency, len(g.selected_features), len(g.logit_tokens)
+    feats = g.active_features[g.selected_features]
+    base = b.intervene(ids, [], apply_activation_function=False)
+    ablations = [[Intervention(int(l), int(p), int(f), 0.0)] for l, p, f in feats]
+    runs = b.intervene_batch(ids, ablations, freeze="all", return_activations=True,
+                             apply_activation_function=False)
+    last_base = base.logits[-1] - base.logits[-1].mean()
+    for j, r in enumerate(runs):
+        last = r.logits[-1] - r.logits[-1].mean()
+        moved_logits = (last - last_base)[np.asarray(g.logit_tokens)]
+        np.testing.assert_allclose(moved_logits, -A[-n_logit:, j], atol=1e-5, rtol=0)
+        moved_pre = (r.activations - base.activations)[feats[:, 0], feats[:, 1], feats[:, 2]]
+        np.testing.assert_allclose(moved_pre, -A[:n_sel, j], atol=1e-5, rtol=0)

@@ -12,9 +12,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from circuitdesk.models.protocol import Intervention
 
-from .models_util import PROMPT, open_tiny
+from .models_util import PROMPT, assert_frozen_ablations_give_minus_a, open_tiny
 
 pytestmark = pytest.mark.models
 
@@ -44,17 +43,6 @@ def test_ablation_equals_minus_adjacency(root, case: str) -> None:  # type: igno
     ids = b.tokenize(PROMPT)
     g = b.trace(ids, max_feature_nodes=48)  # a selected subset keeps the test quick
     A, sel = g.adjacency, g.selected_features
-    n_sel, n_logit = len(sel), len(g.logit_tokens)
-    feats = g.active_features[sel]
+    n_sel = len(sel)
     assert n_sel == 48 and np.abs(A[:n_sel, :n_sel]).max() > 0.05
-    base = b.intervene(ids, [], apply_activation_function=False)
-    ablations = [[Intervention(int(l), int(p), int(f), 0.0)] for l, p, f in feats]
-    runs = b.intervene_batch(ids, ablations, freeze="all", return_activations=True,
-                             apply_activation_function=False)
-    last_base = base.logits[-1] - base.logits[-1].mean()
-    for j, r in enumerate(runs):
-        last = r.logits[-1] - r.logits[-1].mean()
-        moved_logits = (last - last_base)[np.asarray(g.logit_tokens)]
-        np.testing.assert_allclose(moved_logits, -A[-n_logit:, j], atol=1e-5, rtol=0)
-        moved_pre = (r.activations - base.activations)[feats[:, 0], feats[:, 1], feats[:, 2]]
-        np.testing.assert_allclose(moved_pre, -A[:n_sel, j], atol=1e-5, rtol=0)
+    assert_frozen_ablations_give_minus_a(b, ids, g)
