@@ -146,6 +146,8 @@ class Graph:
     raw_nodes: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     _index: dict[str, int] | None = field(default=None, repr=False)
+    _by_node: tuple[IntArray, IntArray, IntArray, IntArray] | None = field(
+        default=None, repr=False, compare=False, init=False)
 
     @property
     def n_nodes(self) -> int:
@@ -167,6 +169,36 @@ class Graph:
         except KeyError:
             return False
         return True
+
+    def edges_of(self, row: int, *, inputs: bool = True, outputs: bool = True) -> IntArray:
+        """Indices of the edges into (``inputs``) and out of (``outputs``) node ``row``.
+
+        Ascending edge order, each edge once (a self-loop is both). The first call sorts the edges
+        by node once (:meth:`index_edges`); then a hub's links cost their own count, not a
+        scan of every edge (6.8M in a raw 10k-node engine graph).
+        """
+        by_target, in_ptr, by_source, out_ptr = self.index_edges()
+        parts = []
+        if inputs:
+            parts.append(by_target[in_ptr[row]:in_ptr[row + 1]])
+        if outputs:
+            parts.append(by_source[out_ptr[row]:out_ptr[row + 1]])
+        if len(parts) == 2:
+            return np.union1d(parts[0], parts[1])
+        return np.sort(parts[0]) if parts else np.zeros(0, np.int64)
+
+    def index_edges(self) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+        """Edges sorted by target and by source, with each node's start offsets (CSR)."""
+        if self._by_node is None:
+            n = self.n_nodes
+            by_target = np.argsort(self.target, kind="stable")
+            by_source = np.argsort(self.source, kind="stable")
+            in_ptr = np.zeros(n + 1, np.int64)
+            out_ptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(self.target, minlength=n), out=in_ptr[1:])
+            np.cumsum(np.bincount(self.source, minlength=n), out=out_ptr[1:])
+            self._by_node = (by_target, in_ptr, by_source, out_ptr)
+        return self._by_node
 
     def kind_mask(self, kind: NodeKind) -> npt.NDArray[np.bool_]:
         mask: npt.NDArray[np.bool_] = self.nodes.kind == int(kind)

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QKeyEvent
-from superqt.utils import qthrottled
 
 from ...graph import document as cmd
 from ...graph.document import Document
 from ...graph.figure.labels import node_label
 from ...graph.model import NodeKind
+from ..throttle import throttled
 
 
 class CanvasGestures:
@@ -56,7 +56,7 @@ class CanvasGestures:
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         self._hover_at(scene_pos)
 
-    @qthrottled(timeout=30)
+    @throttled(30)
     def _hover_at(self, scene_pos: QPointF) -> None:
         hit = self.node_at(scene_pos)
         if hit == self.hovered:
@@ -131,8 +131,8 @@ class CanvasGestures:
             return None
         graph = doc.graph
         c = graph.index_of(doc.state.clicked)
-        mine = (graph.source == c) if outgoing else (graph.target == c)
-        edges = np.flatnonzero(mine & self.edge_visible)
+        edges = graph.edges_of(c, inputs=not outgoing, outputs=outgoing)
+        edges = edges[self.edge_visible[edges]]
         if not edges.size:
             return None
         best = edges[np.argmax(np.abs(graph.weight[edges]))]

@@ -16,12 +16,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsRectItem
-from superqt.utils import qthrottled
 
 from ...graph.analysis.layout import Layout, layer_layout
 from ...graph.analysis.view import id_mask, input_share, visible_masks
 from ...graph.document import Document
 from ...graph.model import NodeKind
+from ..throttle import throttled
 from .density import DensityBox, density_mask, remember, remembered
 from .edges import (
     N_BINS,
@@ -364,7 +364,9 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
                 item.set_segments(np.zeros((0, 4)))
             self._neigh_item.setData(pos=np.zeros((0, 2)))
             return
-        edges = np.flatnonzero(self.edge_visible & ((graph.source == c) | (graph.target == c)))
+        edges = graph.edges_of(c)
+        edges = edges[self.edge_visible[edges]] if len(self.edge_visible) == graph.n_edges \
+            else edges[:0]
         segs = np.concatenate([self.xy[graph.source[edges]], self.xy[graph.target[edges]]], axis=1)
         share = self.share[edges]
         self._hl_items[0].set_segments(segs[share < 0])
@@ -379,7 +381,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
             self.token_axis.refresh(tuple(self.vb.viewRange()[0]), max(self.vb.width(), 1.0),
                                     self.layout_.column_width)
 
-    @qthrottled(timeout=60)
+    @throttled(60)
     def _on_range_changed(self, *_: object) -> None:
         self._update_axis()
         self._update_glyph_size()

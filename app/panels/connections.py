@@ -57,6 +57,11 @@ def _node_text(doc: Document, row: int) -> str:
     return display_label(doc, row).strip() or node_label(doc.graph, doc.state, row)
 
 
+MAX_ROWS = 200
+"""Links listed per section, strongest first: a hub of a raw engine graph has thousands, and
+a row each would cost the GUI thread seconds for links no one reads."""
+
+
 class ConnectionsPanel(QWidget):
     """Inputs and outputs of the clicked node, strongest first; clicking a row walks there."""
 
@@ -98,16 +103,16 @@ class ConnectionsPanel(QWidget):
         self.title.setText(f"<b>{_node_text(doc, c)}</b>")
         visible = self._visible_edges()
         share = self._share()
-        for name, mine, other in (("Inputs", g.target == c, g.source),
-                                  ("Outputs", g.source == c, g.target)):
-            edges = np.flatnonzero(mine & visible) if len(visible) == g.n_edges else np.zeros(0, int)
+        for name, inputs, other in (("Inputs", True, g.source), ("Outputs", False, g.target)):
+            edges = g.edges_of(c, inputs=inputs, outputs=not inputs)
+            edges = edges[visible[edges]] if len(visible) == g.n_edges else edges[:0]
             for sign_name, positive in (("positive", True), ("negative", False)):
                 w = g.weight[edges]
                 sel = edges[(w >= 0) if positive else (w < 0)]
                 sel = sel[np.argsort(-np.abs(g.weight[sel]), kind="stable")]
                 head = QTreeWidgetItem([f"{name} ({sign_name}): {len(sel)}"])
                 self.tree.addTopLevelItem(head)
-                for e in sel.tolist():
+                for e in sel[:MAX_ROWS].tolist():
                     row = int(other[e])
                     layer = "E" if g.nodes.kind[row] == NodeKind.EMBEDDING else str(int(g.nodes.layer[row]))
                     item = QTreeWidgetItem([_node_text(doc, row), layer, str(int(g.nodes.position[row])),
@@ -115,6 +120,8 @@ class ConnectionsPanel(QWidget):
                     item.setData(0, ROW_ROLE, row)
                     item.setForeground(3, QBrush(share_color(1.0 if g.weight[e] >= 0 else -1.0)))
                     head.addChild(item)
+                if len(sel) > MAX_ROWS:
+                    head.addChild(QTreeWidgetItem([f"… {len(sel) - MAX_ROWS} weaker links not listed"]))
                 head.setExpanded(True)
         for col in range(1, 5):
             self.tree.resizeColumnToContents(col)
