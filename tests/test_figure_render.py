@@ -85,9 +85,18 @@ def test_text_groups_say_no_stroke() -> None:
     assert groups["text"].get("stroke") == groups["legend"].get("stroke") == "none"
 
 
+def _is_imagemagick(exe: str) -> bool:
+    """A `convert` on PATH may be a stand-in (or GraphicsMagick) that cannot read SVG."""
+    try:
+        out = subprocess.run([exe, "-version"], check=False, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "ImageMagick" in out.stdout
+
+
 def test_imagemagick_draws_nodes_edges_and_labels(tmp_path: Path) -> None:
     exe = shutil.which("convert")
-    if exe is None:
+    if exe is None or not _is_imagemagick(exe):
         pytest.skip("ImageMagick's convert is not installed")
     pytest.importorskip("PIL")
     fig = _figure()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
+import pytest
+
+pytest.importorskip("PySide6")
 
 from circuitdesk.app.throttle import throttled
+from PySide6.QtCore import QObject
+
+pytestmark = pytest.mark.gui
 
 
 class Recorder(QObject):

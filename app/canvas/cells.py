@@ -32,42 +32,46 @@ def spread_cells(xy: np.ndarray, rows: np.ndarray, pos: np.ndarray, cell_width: 
         cell_width: ``[n]`` x span (layout units) the node's cell spreads over.
         px_per_x, px_per_y: Pixels per layout unit at the default view.
         glyph: Glyph size in px the spacing aims for.
+
+    Whole arrays, no loop over cells: a 10k-node graph has hundreds of cells and this runs on
+    the GUI thread when a graph is opened.
     """
-    out = xy.copy()
+    out = np.array(xy, dtype=float, copy=True)
     if not len(xy):
         return out
     keys = cell_keys(rows, pos)
     order = np.lexsort((xy[:, 0], keys))
-    starts = np.r_[0, np.flatnonzero(np.diff(keys[order])) + 1]
-    ends = np.r_[starts[1:], len(order)]
-    for a, b in zip(starts.tolist(), ends.tolist()):
-        n = b - a
-        members = order[a:b]
-        width = float(cell_width[members[0]])
-        if n < 2 or width * px_per_x / n >= glyph * 1.1:
-            continue
-        k = _subrows(n, width * px_per_x, BAND * px_per_y)
-        per = int(np.ceil(n / k))
-        centre_x = float(xy[members, 0].mean())
-        y0 = float(rows[members[0]])
-        for j in range(k):
-            chunk = members[j * per:(j + 1) * per]
-            m = len(chunk)
-            if not m:
-                continue
-            out[chunk, 0] = centre_x + ((np.arange(m) + 0.5) / per - 0.5 * m / per) * width
-            out[chunk, 1] = y0 + ((j + 0.5) / k - 0.5) * BAND * (k > 1)
+    skeys = keys[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(skeys)) + 1]
+    counts = np.diff(np.r_[starts, len(order)])
+    width = cell_width[order[starts]].astype(float)
+    crowded = (counts >= 2) & (width * px_per_x / counts < glyph * 1.1)
+    if not crowded.any():
+        return out
+    k = _subrows(counts, width * px_per_x, BAND * px_per_y)
+    per = np.ceil(counts / k)
+    centre = np.add.reduceat(xy[order, 0], starts) / counts
+    cell = np.repeat(np.arange(len(starts)), counts)  # cell of each node in sorted order
+    rank = np.arange(len(order)) - starts[cell]
+    j = rank // per[cell]  # sub-row
+    size = np.minimum(per[cell], counts[cell] - j * per[cell])  # nodes in that sub-row
+    x = centre[cell] + (((rank % per[cell]) + 0.5) / per[cell] - 0.5 * size / per[cell]) \
+        * width[cell]
+    kk = k[cell]
+    y = rows[order].astype(float) + ((j + 0.5) / kk - 0.5) * BAND * (kk > 1)
+    moved = crowded[cell]
+    out[order[moved], 0] = x[moved]
+    out[order[moved], 1] = y[moved]
     return out
 
 
-def _subrows(n: int, width_px: float, band_px: float) -> int:
-    """Sub-row count that leaves the most room between neighbours."""
-    best, best_gap = 1, width_px / n
-    for k in range(2, MAX_SUBROWS + 1):
-        gap = min(width_px / np.ceil(n / k), band_px / k)
-        if gap > best_gap:
-            best, best_gap = k, gap
-    return best
+def _subrows(n: np.ndarray, width_px: np.ndarray, band_px: float) -> np.ndarray:
+    """Sub-row count per cell that leaves the most room between neighbours (the fewest on a
+    tie)."""
+    ks = np.arange(1, MAX_SUBROWS + 1)
+    gaps = np.minimum(width_px[:, None] / np.ceil(n[:, None] / ks), band_px / ks)
+    gaps[:, 0] = width_px / n
+    return ks[np.argmax(gaps, axis=1)]
 
 
 def glyph_size(xy: np.ndarray, rows: np.ndarray, pos: np.ndarray, px_per_x: float,
@@ -81,8 +85,13 @@ def glyph_size(xy: np.ndarray, rows: np.ndarray, pos: np.ndarray, px_per_x: floa
     p = xy[order] * np.array([px_per_x, px_per_y])
     same = (keys[order][1:] == keys[order][:-1]) & (np.abs(p[1:, 1] - p[:-1, 1]) < 0.5)
     gap = float(np.abs(np.diff(p[:, 0]))[same].min()) if same.any() else np.inf
-    pairs = np.unique(np.column_stack([keys, np.round(xy[:, 1] * px_per_y, 1)]), axis=0)
-    sub = pairs[1:, 0] == pairs[:-1, 0]  # sub-rows of one cell: their vertical spacing
+    # distinct (cell, sub-row height) pairs, in order; np.unique(axis=0) costs 10x this
+    y_px = np.round(xy[:, 1] * px_per_y, 1)
+    o = np.lexsort((y_px, keys))
+    ck, cy = keys[o], y_px[o]
+    first = np.r_[True, (ck[1:] != ck[:-1]) | (cy[1:] != cy[:-1])]
+    ck, cy = ck[first], cy[first]
+    sub = ck[1:] == ck[:-1]  # sub-rows of one cell: their vertical spacing
     if sub.any():
-        gap = min(gap, float(np.diff(pairs[:, 1])[sub].min()))
+        gap = min(gap, float(np.diff(cy)[sub].min()))
     return float(np.clip(gap * 0.9, MIN_GLYPH, MAX_GLYPH)) if np.isfinite(gap) else MAX_GLYPH

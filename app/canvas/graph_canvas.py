@@ -18,9 +18,9 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from ...graph.analysis.layout import Layout, layer_layout
-from ...graph.analysis.view import id_mask, input_share, visible_masks
+from ...graph.analysis.view import id_mask, shares_of, visible_masks
 from ...graph.document import Document
-from ...graph.model import NodeKind
+from ...graph.model import Graph, NodeKind
 from ..throttle import throttled
 from .density import DensityBox, density_mask, remember, remembered
 from .edges import (
@@ -100,6 +100,8 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         self.node_visible = np.zeros(0, bool)
         self.edge_visible = np.zeros(0, bool)
         self.share = np.zeros(0)
+        self._share_graph: Graph | None = None
+        self._share_rows = np.zeros(0, np.int64)
         self.edges_capped = False
         self.edges_drawn = 0
         self.hovered: int | None = None
@@ -306,7 +308,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
             # a raw engine graph: draw nodes only until the first prune result arrives
             self.edge_visible = np.zeros(graph.n_edges, bool)
         drawn = np.flatnonzero(self.edge_visible)
-        self.share = input_share(graph.target, graph.weight, graph.n_nodes, drawn)
+        self.share = self._refill_share(graph, drawn)
         chosen = id_mask(graph, state.selected | state.pinned
                          | ({state.clicked} if state.clicked else set()))
         drawn = density_mask(self.density, drawn, self.share, graph.source, graph.target, chosen)
@@ -327,8 +329,21 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         self._update_glyph_size()
         for k, item in self._node_items.items():
             rows = np.flatnonzero(self.node_visible & (kind == k))
-            item.setData(pos=self.xy[rows], data=rows)
+            item.setData(pos=self.xy[rows])
         self._update_overlays()
+
+    def _refill_share(self, graph: Graph, drawn: np.ndarray) -> np.ndarray:
+        """Each edge's share of its target's drawn input (0 for edges not drawn), refilled in
+        place: a fresh array of a raw engine graph's 6.8M edges per rebuild cost more than the
+        shares themselves."""
+        buf = self.share
+        if len(buf) != graph.n_edges or self._share_graph is not graph:
+            buf, self._share_graph = np.zeros(graph.n_edges), graph
+        else:
+            buf[self._share_rows] = 0.0
+        buf[drawn] = shares_of(graph.target, graph.weight, drawn, graph.n_nodes)
+        self._share_rows = drawn
+        return buf
 
     def _on_interacting(self, active: bool) -> None:
         """While the view moves, show the cached edge image; full quality once it rests."""

@@ -38,8 +38,15 @@ def visible_masks(
     nodes = np.ones(graph.n_nodes, bool) if node_mask is None else np.array(node_mask, bool)
     nodes |= id_mask(graph, pinned)
     nodes &= ~id_mask(graph, hidden)
-    edges = np.ones(graph.n_edges, bool) if edge_mask is None else np.array(edge_mask, bool)
-    edges &= nodes[graph.source] & nodes[graph.target]
+    if edge_mask is None:
+        if nodes.all():
+            return nodes, np.ones(graph.n_edges, bool)
+        return nodes, nodes[graph.source] & nodes[graph.target]
+    # Check only the edges pruning kept: a raw engine graph has millions, pruning keeps a few
+    # percent, and this runs on the GUI thread at every prune result.
+    kept = np.flatnonzero(edge_mask)
+    edges = np.zeros(graph.n_edges, bool)
+    edges[kept[nodes[graph.source[kept]] & nodes[graph.target[kept]]]] = True
     return nodes, edges
 
 
@@ -52,9 +59,17 @@ def input_share(target: np.ndarray, weight: np.ndarray, n_nodes: int | None = No
     """
     share = np.zeros(weight.shape[0])
     live = np.arange(weight.shape[0]) if edges is None else edges
-    if live.size:
-        t, w = target[live], weight[live].astype(np.float64)
-        total = np.bincount(t, weights=np.abs(w), minlength=n_nodes or 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share[live] = np.where(total[t] > 0, w / total[t], 0.0)
+    share[live] = shares_of(target, weight, live, n_nodes)
     return share
+
+
+def shares_of(target: np.ndarray, weight: np.ndarray, edges: np.ndarray,
+              n_nodes: int | None = None) -> np.ndarray:
+    """:func:`input_share` of ``edges`` only, as an array aligned with ``edges``."""
+    if not edges.size:
+        return np.zeros(0)
+    t, w = target[edges], weight[edges].astype(np.float64)
+    total = np.bincount(t, weights=np.abs(w), minlength=n_nodes or 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: np.ndarray = np.where(total[t] > 0, w / total[t], 0.0)
+    return out
