@@ -200,6 +200,7 @@ class MainWindow(ModelBinding, QMainWindow):
 
         def work(*, progress: Any, cancel: Any) -> tuple[Graph, Any]:
             graph = load_graph(path, progress=progress, cancel=cancel)
+            graph.index_edges()  # sorts millions of edges: here, not at the first click
             return graph, find_labels(graph, store, models, dbs)
 
         self.runner.submit("load", work, on_done=lambda got: self._on_loaded(path, *got),

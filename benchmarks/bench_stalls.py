@@ -1,7 +1,7 @@
 """GUI-thread stalls while a big circuit-tracer ``.pt`` is opened, reopened, pruned, clicked and
 hovered, measured with a heartbeat timer in the same run; and first-sight start-up.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/bench_stalls.py [--nodes 10000] [--startup]
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_stalls.py [--nodes 10000] [--startup] [--why]
 
 A 5 ms QTimer runs on the GUI thread for the whole sequence; the longest gap between two of
 its ticks during each phase is the longest time the window could not repaint or answer input
@@ -85,6 +85,66 @@ class Heartbeat:
         return self.gap
 
 
+class StallSampler:
+    """What the GUI thread was running while the heartbeat was late (``--why``).
+
+    A daemon thread looks every 10 ms; once the last tick is over 50 ms old it records the GUI
+    thread's innermost frames of our package (or the innermost frame when none is ours), so each
+    phase can print where its long gaps were spent. It needs the GIL to look, so a C call that
+    holds the GIL shows up as the frame that was waiting when the GIL came back.
+    """
+
+    def __init__(self, beat: Heartbeat) -> None:
+        import collections
+        import threading
+
+        self.beat, self.counts = beat, collections.Counter[str]()
+        self.gui = threading.get_ident()
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        import threading
+
+        while not self._stop.wait(0.01):
+            if self.beat.timer.isActive() and time.perf_counter() - self.beat.last > 0.05:
+                frames = sys._current_frames()
+                frame = frames.pop(self.gui, None)
+                if frame is None:
+                    continue
+                where = _where(frame)
+                if where.startswith(Path(__file__).name):
+                    # the GUI thread is inside Qt's event loop: Qt's own C++ work, or it waits for
+                    # the GIL that a worker holds; name the busy workers
+                    busy = [_where(f) for t, f in frames.items()
+                            if t != threading.get_ident() and f.f_code.co_name not in IDLE]
+                    where = "Qt event loop; workers: " + (" | ".join(busy) or "none")
+                self.counts[where] += 1
+
+    def take(self) -> list[tuple[str, int]]:
+        top, self.counts = self.counts.most_common(6), type(self.counts)()
+        return top
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+IDLE = {"wait", "_wait_for_tstate_lock", "get", "select", "accept", "poll", "run", "_run"}
+OURS = ("circuitdesk", "/app/", "/graph/", "/models/")
+
+
+def _where(frame: types.FrameType) -> str:
+    """The innermost three frames in circuitdesk (else the innermost frame), as file:line."""
+    ours, f = [], frame
+    while f is not None and len(ours) < 3:
+        if any(part in f.f_code.co_filename for part in OURS):
+            ours.append(f"{Path(f.f_code.co_filename).name}:{f.f_lineno} {f.f_code.co_name}")
+        f = f.f_back
+    if not ours:
+        ours = [f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"]
+    return " < ".join(ours)
+
+
 def wait_for(signal: object, limit_ms: int = 600_000) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -104,7 +164,7 @@ def settle(ms: int = 400) -> None:
     loop.exec()
 
 
-def stalls(n: int) -> dict[str, float]:
+def stalls(n: int, why: bool = False) -> dict[str, float]:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -124,6 +184,13 @@ def stalls(n: int) -> dict[str, float]:
         window.resize(1600, 1000)
         window.show()
         beat = Heartbeat()
+        sampler = StallSampler(beat) if why else None
+
+        def end(phase: str) -> None:
+            out[phase] = beat.end_phase()
+            for where, hits in sampler.take() if sampler else ():
+                print(f"    {phase}: ~{hits * 10} ms late in {where}")
+
         for phase in ("open", "reopen"):
             beat.start_phase()
             t0 = time.perf_counter()
@@ -132,26 +199,28 @@ def stalls(n: int) -> dict[str, float]:
             if window.runner.is_running("prune"):
                 wait_for(window.pruned)
             settle()
-            out[phase] = beat.end_phase()
+            end(phase)
             print(f"{phase}: {time.perf_counter() - t0:.1f} s, {window.doc.graph.n_edges} links")
         doc = window.doc
         beat.start_phase()
         cmd.set_thresholds(doc, 0.6, 0.95)
         wait_for(window.pruned)
         settle()
-        out["prune"] = beat.end_phase()
+        end("prune")
         visible = [int(i) for i in window.canvas.node_visible.nonzero()[0][:40]]
         beat.start_phase()
         cmd.click(doc, doc.graph.nodes.ids[visible[0]])
         settle()
-        out["click"] = beat.end_phase()
+        end("click")
         beat.start_phase()
         for row in visible:
             window.canvas.set_hovered(row)
             app.processEvents()  # one hover per event-loop turn, as the mouse would give
         settle()
-        out["hover"] = beat.end_phase()
+        end("hover")
         window.close()
+        if sampler:
+            sampler.stop()
     return out
 
 
@@ -186,8 +255,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nodes", type=int, default=10_000)
     ap.add_argument("--startup", action="store_true")
+    ap.add_argument("--why", action="store_true", help="print where the GUI thread was when late")
     args = ap.parse_args()
-    gaps = stalls(args.nodes)
+    gaps = stalls(args.nodes, args.why)
     for phase, gap in gaps.items():
         print(f"longest GUI-thread gap while {phase:6}: {gap * 1e3:7.0f} ms (goal < 100 ms)")
     if args.startup:

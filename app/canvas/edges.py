@@ -7,6 +7,7 @@ events and return a rectangle as their shape, so Qt's hit testing never walks th
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,12 @@ AA_MAX_EDGES = 40_000
 AA_MAX_OVERLAY = 1_500
 """Overlays (the clicked or hovered node's links) up to this many segments are antialiased."""
 RENDER_CHUNK = 250
-"""Lines per drawLines call in the render worker (see _render)."""
+"""Lines per drawLines call in the render worker (see _render).
+
+drawLines holds the GIL for the whole call. Chunks alone were not enough: with 150+ lines per
+call the waiting GUI thread never got the GIL back, and a 168k-edge image froze the window for
+its whole 1.3 s; a ``time.sleep(0)`` after each chunk hands the GIL over (longest gap ~20 ms).
+"""
 
 N_BINS = 4
 """Magnitude bins per sign; together with the sign they make the style buckets."""
@@ -242,12 +248,13 @@ def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pe
                 pen.setWidthF(WIDTHS[b % N_BINS])
             painter.setPen(pen)
         # drawLines holds the GIL for the whole call: 100k long lines blocked the GUI thread
-        # for 2 s. In chunks the GUI thread gets the GIL back between calls.
+        # for 2 s. In chunks, each followed by sleep(0), the GUI thread gets the GIL back.
         for start in range(0, int(seg.shape[0]), RENDER_CHUNK):
             part = seg[start:start + RENDER_CHUNK]
             lines.resize(int(part.shape[0]))
             lines.ndarray()[:] = part
             painter.drawLines(*lines.drawargs())
+            time.sleep(0)  # hand the GIL over now (see RENDER_CHUNK)
     painter.end()
     return image
 
