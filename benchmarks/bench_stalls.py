@@ -14,6 +14,7 @@ temporary folder, with the config class pickled under the engine's name (as test
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import subprocess
 import sys
@@ -32,7 +33,6 @@ TEMPLATE = HERE.parent / "tests" / "data" / "ct050_small.pt"
 def write_pt(path: Path, n: int, n_layers: int = 16, n_pos: int = 40) -> None:
     """An engine-layout .pt of ``n`` nodes (template fields, synthetic dense graph)."""
     import torch
-
     from bench_prune import synthetic
     from circuitdesk.graph.io.pt_io import _torch_load
 
@@ -69,10 +69,12 @@ class Heartbeat:
         self.timer.timeout.connect(self._tick)
         self.last = time.perf_counter()
         self.gap = 0.0
+        self.gap_at = (0.0, 0.0)
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.gap = max(self.gap, now - self.last)
+        if now - self.last > self.gap:
+            self.gap, self.gap_at = now - self.last, (self.last, now)
         self.last = now
 
     def start_phase(self) -> None:
@@ -95,10 +97,9 @@ class StallSampler:
     """
 
     def __init__(self, beat: Heartbeat) -> None:
-        import collections
         import threading
 
-        self.beat, self.counts = beat, collections.Counter[str]()
+        self.beat, self.samples = beat, list[tuple[float, str]]()
         self.gui = threading.get_ident()
         self._stop = threading.Event()
         threading.Thread(target=self._run, daemon=True).start()
@@ -119,11 +120,14 @@ class StallSampler:
                     busy = [_where(f) for t, f in frames.items()
                             if t != threading.get_ident() and f.f_code.co_name not in IDLE]
                     where = "Qt event loop; workers: " + (" | ".join(busy) or "none")
-                self.counts[where] += 1
+                self.samples.append((time.perf_counter(), where))
 
     def take(self) -> list[tuple[str, int]]:
-        top, self.counts = self.counts.most_common(6), type(self.counts)()
-        return top
+        """Where the GUI thread was during the phase's longest gap, most samples first."""
+        start, end = self.beat.gap_at
+        hits = collections.Counter(w for t, w in self.samples if start <= t <= end + 0.02)
+        self.samples = []
+        return hits.most_common(8)
 
     def stop(self) -> None:
         self._stop.set()
@@ -165,11 +169,10 @@ def settle(ms: int = 400) -> None:
 
 
 def stalls(n: int, why: bool = False) -> dict[str, float]:
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
     from circuitdesk.app.window import MainWindow
     from circuitdesk.graph import document as cmd
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     out: dict[str, float] = {}
@@ -189,7 +192,7 @@ def stalls(n: int, why: bool = False) -> dict[str, float]:
         def end(phase: str) -> None:
             out[phase] = beat.end_phase()
             for where, hits in sampler.take() if sampler else ():
-                print(f"    {phase}: ~{hits * 10} ms late in {where}")
+                print(f"    {phase}, longest gap: ~{hits * 10} ms in {where}")
 
         for phase in ("open", "reopen"):
             beat.start_phase()

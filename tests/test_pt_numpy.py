@@ -93,8 +93,11 @@ def test_unknown_class_and_foreign_persistent_ids(tmp_path: Path) -> None:
 
     buf = io.BytesIO()
     _Pid(buf, protocol=2).dump({"k": "x"})
-    with pytest.raises(UnsafeFileError, match="persistent id"):
-        load_pt_numpy(_with_pickle(tmp_path, buf.getvalue(), "b.pt"))
+    foreign = _with_pickle(tmp_path, buf.getvalue(), "b.pt")
+    with pytest.raises(GraphLoadError):  # the archive check refuses it first
+        load_pt_numpy(foreign)
+    with pytest.raises(UnsafeFileError, match="persistent id"):  # and the unpickler on its own
+        read_pt_numpy(foreign)
 
 
 def test_tensor_outside_its_storage_is_refused(tmp_path: Path) -> None:
@@ -103,8 +106,11 @@ def test_tensor_outside_its_storage_is_refused(tmp_path: Path) -> None:
     # The adjacency's sizes are BININT1 (K) opcodes; make them 100 times larger (BININT2, M).
     old, new = b"K" + bytes([n]), b"M" + (n * 100).to_bytes(2, "little")
     assert n < 256 and old in raw
-    with pytest.raises(UnsafeFileError, match="outside its storage"):
-        load_pt_numpy(_with_pickle(tmp_path, raw.replace(old, new)))
+    bad = _with_pickle(tmp_path, raw.replace(old, new))
+    with pytest.raises(GraphLoadError, match="does not fit in its storage"):
+        load_pt_numpy(bad)
+    with pytest.raises(UnsafeFileError, match="outside its storage"):  # the unpickler on its own
+        read_pt_numpy(bad)
 
 
 def test_truncated_and_not_a_zip(tmp_path: Path) -> None:
@@ -140,3 +146,10 @@ def test_compressed_storage_records_are_refused(tmp_path: Path) -> None:
             zout.writestr(item.filename, zin.read(item.filename), compress_type=kind)
     with pytest.raises(GraphLoadError, match="compressed"):
         load_pt_numpy(bad)
+
+
+def test_expanded_view_is_refused_before_its_copy() -> None:
+    from circuitdesk.graph.io.pt_numpy import _rebuild_tensor
+
+    with pytest.raises(pickle.UnpicklingError, match="more elements than its storage"):
+        _rebuild_tensor(np.zeros(1, np.float32), 0, (100_000, 100_000), (0, 0))

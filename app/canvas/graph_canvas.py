@@ -36,6 +36,7 @@ from .gestures import CanvasGestures
 from .label_placing import LabelPlacing
 from .labels import LabelPainter
 from .palette import share_rgb
+from .scatter import UniformScatter
 from .token_axis import TokenAxis
 from .viewbox import CanvasViewBox
 
@@ -143,15 +144,15 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
             plot.addItem(item)
         self._node_items: dict[NodeKind, pg.ScatterPlotItem] = {}
         for z, (kind, (symbol, rgb)) in enumerate(GLYPHS.items()):
-            item = pg.ScatterPlotItem(symbol=symbol, size=NODE_SIZE, pen=pg.mkPen(60, 60, 60, 200),
-                                      brush=pg.mkBrush(*rgb), pxMode=True)
+            item = UniformScatter(symbol=symbol, size=NODE_SIZE, pen=pg.mkPen(60, 60, 60, 200),
+                                  brush=pg.mkBrush(*rgb), pxMode=True)
             item.setZValue(100 + z)
             plot.addItem(item)
             self._node_items[kind] = item
 
         def ring(size: int, color: tuple[int, ...], width: float = 2) -> pg.ScatterPlotItem:
-            return pg.ScatterPlotItem(symbol="o", size=size, brush=None,
-                                      pen=pg.mkPen(*color, width=width), pxMode=True)
+            return UniformScatter(symbol="o", size=size, brush=None,
+                                  pen=pg.mkPen(*color, width=width), pxMode=True)
 
         self._neigh_item = pg.ScatterPlotItem(size=NODE_SIZE, pxMode=True, pen=pg.mkPen(40, 40, 40))
         self._pin_item = ring(NODE_SIZE + 7, PIN_COLOR)
@@ -257,7 +258,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         left = int(plot.getAxis("left").width())  # top-left: the logits sit right
         box.move(left + 8, 4)
 
-    def leaveEvent(self, ev: object) -> None:  # noqa: N802 (Qt's name)
+    def leaveEvent(self, ev: object) -> None:
         """The cursor left the canvas: no hovered node, no tooltip."""
         super().leaveEvent(ev)
         self._hover_at.cancel()  # a throttled move still pending would show it again

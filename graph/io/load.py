@@ -114,14 +114,10 @@ def _load(p: Path, max_bytes: int, progress: Progress, cancel: CancelToken) -> G
 
 
 def _load_pt(path: Path, progress: Progress, cancel: CancelToken) -> Graph:
-    """torch's reader where torch is installed; without it (the ``onnx`` install, the desktop
-    bundle) our own restricted unpickler, which rebuilds tensors as numpy (pt_numpy.py)."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        from .pt_numpy import load_pt_numpy
+    """Our own restricted unpickler, which rebuilds tensors as numpy (pt_numpy.py), whether or
+    not torch is installed: importing torch in the load worker held the GIL for ~0.3 s and froze
+    the window at the first ``.pt``, and the app without the ``models`` extra reads them the same
+    way. (pt_io.load_pt, torch's reader with an allow-list, stays as the cross-check in tests.)"""
+    from .pt_numpy import load_pt_numpy
 
-        return load_pt_numpy(path, progress=progress, cancel=cancel)
-    from .pt_io import load_pt
-
-    return load_pt(path, progress=progress, cancel=cancel)
+    return load_pt_numpy(path, progress=progress, cancel=cancel)

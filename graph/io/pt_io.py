@@ -122,6 +122,19 @@ def load_pt(
         raise MissingDependencyError(
             path, "reading .pt graphs needs torch: pip install 'circuitdesk[models]'") from None
     progress(0.05, "reading")
+    check_pt_file(Path(path))
+    raw = _torch_load(torch, Path(path))
+    cancel.check()
+    return graph_from_raw(path, raw, torch, progress, cancel)
+
+
+def check_pt_file(path: Path) -> None:
+    """What both readers check before unpickling: a torch zip archive (never a bare pickle)
+    whose storages and tensors fit in what it holds (:func:`.pt_scan.check_archive`).
+
+    Raises:
+        NotAGraphFileError, GraphSchemaError.
+    """
     try:
         is_zip = zipfile.is_zipfile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:  # e.g. "spans multiple disks"
@@ -130,10 +143,7 @@ def load_pt(
     if not is_zip:
         raise NotAGraphFileError(path, "not a torch zip archive (a bare pickle or a torch file "
                                        "older than 1.6, which circuit-tracer never wrote)")
-    check_archive(Path(path))
-    raw = _torch_load(torch, Path(path))
-    cancel.check()
-    return graph_from_raw(path, raw, torch, progress, cancel)
+    check_archive(path)
 
 
 def graph_from_raw(path: str | Path, raw: Any, torch: Any, progress: Progress,

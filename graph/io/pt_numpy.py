@@ -13,6 +13,7 @@ can open ``.pt`` files this way, and opening one no longer imports torch.
 from __future__ import annotations
 
 import io
+import math
 import pickle
 import re
 import struct
@@ -28,7 +29,7 @@ import numpy as np
 from ..cancel import NEVER, CancelToken, Progress, no_progress
 from ..errors import NotAGraphFileError, UnsafeFileError
 from ..model import Graph
-from .pt_io import _STAND_INS, graph_from_raw
+from .pt_io import _STAND_INS, check_pt_file, graph_from_raw
 
 _STORAGES: dict[str, str] = {
     "FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2",
@@ -69,6 +70,8 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) 
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if offset < 0 or last >= storage.size:
         raise pickle.UnpicklingError("tensor reaches outside its storage")
+    if math.prod(size) > storage.size:  # an expanded view (stride 0): its copy could be any size
+        raise pickle.UnpicklingError("tensor has more elements than its storage")
     item = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(storage[offset:], shape=size,
                                            strides=[s * item for s in stride], writeable=False)
@@ -132,7 +135,7 @@ class _Archive:
             arr = np.frombuffer(raw, dtype=dt, count=numel)
             if kind.dtype == "bf16":  # bfloat16 is the top half of a float32
                 arr = (arr.astype(np.uint32) << 16).view(np.float32)
-            self.cache[key] = arr.astype(arr.dtype.newbyteorder("="))
+            self.cache[key] = arr.astype(arr.dtype.newbyteorder("="), copy=False)
         return self.cache[key]
 
 
@@ -225,6 +228,7 @@ def load_pt_numpy(path: str | Path, *, progress: Progress = no_progress,
         UnsafeFileError, NotAGraphFileError, GraphSchemaError, Cancelled.
     """
     progress(0.05, "reading")
+    check_pt_file(Path(path))
     raw = read_pt_numpy(path)
     cancel.check()
     if isinstance(raw, dict):

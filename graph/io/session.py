@@ -31,10 +31,17 @@ class IdResolver:
         self.graph = graph
         self._by_file: dict[str, list[str]] = defaultdict(list)
         self._by_js: dict[str, list[str]] = defaultdict(list)
-        for uid, fid, jid in zip(graph.nodes.ids, graph.nodes.file_ids, graph.nodes.js_ids):
+        self._indexed = False
+
+    def _index(self) -> None:
+        # built on the first id that is not ours: 10k nodes cost ~0.1 s, and a graph opened
+        # without qParams (every .pt) needs none of it
+        for uid, fid, jid in zip(self.graph.nodes.ids, self.graph.nodes.file_ids,
+                                 self.graph.nodes.js_ids):
             self._by_file[fid].append(uid)
             if jid:
                 self._by_js[jid].append(uid)
+        self._indexed = True
 
     def resolve(self, ref: Any) -> list[str]:
         """All our ids that ``ref`` names; [] when it names nothing (or is not a string)."""
@@ -42,6 +49,8 @@ class IdResolver:
             return []
         if self.graph.has_node(ref):
             return [ref]
+        if not self._indexed:
+            self._index()
         if ref in self._by_file:
             return self._by_file[ref][:1]
         return list(self._by_js.get(ref, []))
