@@ -153,3 +153,19 @@ def test_expanded_view_is_refused_before_its_copy() -> None:
 
     with pytest.raises(pickle.UnpicklingError, match="more elements than its storage"):
         _rebuild_tensor(np.zeros(1, np.float32), 0, (100_000, 100_000), (0, 0))
+
+
+def test_flipped_storage_byte_is_refused_as_corrupt(tmp_path: Path) -> None:
+    """torch ignores the zip's CRC and would load the altered weights; we refuse the file."""
+    data = bytearray(FILES[0].read_bytes())
+    with zipfile.ZipFile(FILES[0]) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("/data/0"))
+    name_len, extra_len = int.from_bytes(data[info.header_offset + 26:info.header_offset + 28],
+                                         "little"), \
+        int.from_bytes(data[info.header_offset + 28:info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start] ^= 0x40
+    bad = tmp_path / "flipped.pt"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(NotAGraphFileError, match="corrupt torch archive"):
+        load_graph(bad)

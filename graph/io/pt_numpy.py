@@ -159,7 +159,9 @@ def read_pt_numpy(path: str | Path) -> Any:
             return _Unpickler(zf.read(pkl[0]), _Archive(zf, prefix, big)).load()
     except pickle.UnpicklingError as exc:
         raise UnsafeFileError(p, f"refused to unpickle it: {_why(str(exc))}") from None
-    except (EOFError, zipfile.BadZipFile, OSError, KeyError) as exc:
+    except zipfile.BadZipFile as exc:  # e.g. a record whose CRC-32 no longer matches
+        raise NotAGraphFileError(p, f"a corrupt torch archive ({exc})") from None
+    except (EOFError, OSError, KeyError) as exc:
         raise NotAGraphFileError(p, f"not a complete torch archive ({exc or 'truncated'})") \
             from None
     except (ValueError, TypeError, AttributeError, IndexError, OverflowError, MemoryError,
