@@ -34,3 +34,16 @@ def test_a_replaced_graph_gets_its_own_index() -> None:
     g.edges_of(0)
     flipped = dataclasses.replace(g, source=g.target, target=g.source)
     assert np.array_equal(flipped.edges_of(0, inputs=False), np.flatnonzero(g.target == 0))
+
+
+def test_split_by_bucket_equals_one_mask_per_bucket() -> None:
+    pytest.importorskip("PySide6")
+    from circuitdesk.app.canvas.edges import split_by_bucket
+
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 17, 1000):
+        segs, bucket = rng.normal(size=(n, 4)), rng.integers(0, 8, n)
+        got = split_by_bucket(segs, bucket, 8)
+        assert len(got) == 8
+        for b, part in enumerate(got):
+            np.testing.assert_array_equal(part, segs[bucket == b])

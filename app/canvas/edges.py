@@ -47,6 +47,14 @@ def bucket_of(share: np.ndarray) -> np.ndarray:
     return np.where(share >= 0, N_BINS + level, level)
 
 
+def split_by_bucket(segments: np.ndarray, bucket: np.ndarray, n_buckets: int) -> list[np.ndarray]:
+    """``[segments[bucket == b] for b in range(n_buckets)]`` with one sort instead of a mask
+    per bucket (same rows, same order within each bucket)."""
+    order = np.argsort(bucket, kind="stable")
+    ends = np.cumsum(np.bincount(bucket, minlength=n_buckets))
+    return np.split(segments[order], ends[:-1])
+
+
 def bucket_pen(bucket: int, background: QColor | None = None) -> QPen:
     """Opaque pen for a bucket: the colour pre-blended with the background.
 
@@ -75,7 +83,8 @@ def highlight_pen(sign: int) -> QPen:
 
 def segments_bounds(segments: list[np.ndarray]) -> QRectF:
     """The rectangle around every ``[n, 4]`` segment array (empty rect when there are none)."""
-    boxes = [(s[:, [0, 2]].min(), s[:, [1, 3]].min(), s[:, [0, 2]].max(), s[:, [1, 3]].max())
+    # strided views, not fancy-indexed copies: 168k segments cost 11 ms a bucket list that way
+    boxes = [(s[:, 0::2].min(), s[:, 1::2].min(), s[:, 0::2].max(), s[:, 1::2].max())
              for s in segments if s.shape[0]]
     if not boxes:
         return QRectF()

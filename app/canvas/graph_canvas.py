@@ -30,6 +30,7 @@ from .edges import (
     bucket_of,
     bucket_pen,
     highlight_pen,
+    split_by_bucket,
 )
 from .fitting import ViewFitting
 from .gestures import CanvasGestures
@@ -323,7 +324,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         order = self._bucket_order()
         k = min(EdgeLayer.PREVIEW, drawn.size)
         strongest = np.argpartition(-np.abs(self.share[drawn]), k - 1)[:k] if k else drawn[:0]
-        self.edge_layer.set_buckets([segs[bucket == b] for b in range(2 * N_BINS)],
+        self.edge_layer.set_buckets(split_by_bucket(segs, bucket, 2 * N_BINS),
                                     self._bucket_pens(), order, segs[strongest],
                                     bucket_pen(2 * N_BINS - 1, QColor(self._theme.background)))
         kind = graph.nodes.kind
