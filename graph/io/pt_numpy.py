@@ -73,9 +73,20 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *_: Any) 
     if math.prod(size) > storage.size:  # an expanded view (stride 0): its copy could be any size
         raise pickle.UnpicklingError("tensor has more elements than its storage")
     item = storage.dtype.itemsize
+    if offset == 0 and math.prod(size) == storage.size and stride == _c_strides(size):
+        return storage.reshape(size)  # the whole storage in C order: no copy needed
     view = np.lib.stride_tricks.as_strided(storage[offset:], shape=size,
                                            strides=[s * item for s in stride], writeable=False)
     return np.array(view)
+
+
+def _c_strides(size: tuple[int, ...]) -> tuple[int, ...]:
+    """Element strides of a C-ordered array of ``size``."""
+    out, step = [], 1
+    for n in reversed(size):
+        out.append(step)
+        step *= n
+    return tuple(reversed(out))
 
 
 ALLOWED: dict[str, Any] = {
@@ -127,12 +138,16 @@ class _Archive:
             # (which load_graph has size-checked); a compressed one could inflate to any size
             if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
                 raise pickle.UnpicklingError(f"storage {key} is compressed (torch never writes that)")
-            raw = self.zf.read(name)
             dt = np.dtype("<u2" if kind.dtype == "bf16" else kind.dtype)
             dt = dt.newbyteorder(">") if self.big and dt.itemsize > 1 else dt
-            if len(raw) < numel * dt.itemsize:
+            if numel < 0 or info.file_size < numel * dt.itemsize:
                 raise pickle.UnpicklingError(f"storage {key} is shorter than its {numel} elements")
-            arr = np.frombuffer(raw, dtype=dt, count=numel)
+            # read straight into the array (one copy of a 400 MB adjacency, not two); zipfile
+            # checks the record's CRC-32 as it reads
+            arr = np.empty(numel, dtype=dt)
+            with self.zf.open(name) as f:
+                if f.readinto(memoryview(arr).cast("B")) != arr.nbytes:
+                    raise pickle.UnpicklingError(f"storage {key} is cut short")
             if kind.dtype == "bf16":  # bfloat16 is the top half of a float32
                 arr = (arr.astype(np.uint32) << 16).view(np.float32)
             self.cache[key] = arr.astype(arr.dtype.newbyteorder("="), copy=False)
@@ -165,7 +180,8 @@ def read_pt_numpy(path: str | Path) -> Any:
         raise NotAGraphFileError(p, f"not a complete torch archive ({exc or 'truncated'})") \
             from None
     except (ValueError, TypeError, AttributeError, IndexError, OverflowError, MemoryError,
-            struct.error, RecursionError) as exc:
+            struct.error, RecursionError, NotImplementedError,
+            RuntimeError) as exc:  # RuntimeError: zipfile's "encrypted, password required"
         raise NotAGraphFileError(p, f"not a readable torch archive ({exc})") from None
 
 
@@ -204,7 +220,7 @@ class _Tensor:
         return self
 
     def to(self, dtype: Any) -> _Tensor:
-        return _Tensor(self.a.astype(dtype))
+        return _Tensor(self.a.astype(dtype, copy=False))  # as torch: no copy to the same dtype
 
     def numpy(self) -> np.ndarray:
         return self.a
