@@ -46,6 +46,15 @@ def test_reads_without_torch() -> None:
     assert int(out.stdout) > 0
 
 
+def test_load_graph_never_imports_torch() -> None:
+    """Importing torch in the load worker froze the window ~0.3 s at the first .pt."""
+    code = ("import sys; from circuitdesk.graph import load_graph; "
+            f"g = load_graph({str(FILES[0])!r}); print(g.n_nodes, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    n, torch_loaded = out.stdout.split()
+    assert int(n) > 0 and torch_loaded == "False"
+
+
 def _with_pickle(tmp_path: Path, payload: bytes, name: str = "bad.pt") -> Path:
     """The fixture's zip with data.pkl replaced by ``payload``."""
     out = tmp_path / name
