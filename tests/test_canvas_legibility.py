@@ -120,6 +120,10 @@ def test_screenshot_report_is_legible(qapp, tmp_path: Path, name: str) -> None:
     if name in ("neuronpedia", "tc"):  # files with clerps show feature labels
         assert kinds["feature_labels"] >= 10
     assert report["edges_drawn"] > 0
+    for status in report["status"]:  # the counts and scores are whole, inside the window
+        x, _y, w, _h = status["rect"]
+        assert w >= status["needs"] and x + w <= report["window"][0], status
+    assert any("nodes" in s["text"] for s in report["status"])
     if name == "tc":  # pinned nodes and supernodes in its qParams
         sub = report["subgraph"]
         assert sub["rect"] is not None and len(sub["nodes"]) >= 5

@@ -166,6 +166,11 @@ def _apply_view(window: Any, args: argparse.Namespace) -> None:
 
 def grab(window: Any) -> Any:
     """The window's picture with the edge image rendered for exactly this view."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    # the last job's status text asked for a relayout that has not run yet: without it the
+    # picture shows the counts clipped at the window edge, which the user never sees
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
     canvas = window.canvas
     canvas.edge_layer.synchronous = True
     canvas.edge_layer.invalidate()  # drop a render in flight: it would skip this one
@@ -204,4 +209,7 @@ def window_report(window: Any) -> dict[str, Any]:
             "nodes": moved(sub, sub_drawn["nodes"]) if visible else [],
             "labels": moved(sub, sub_drawn["labels"]) if visible else [],
         },
+        "status": [{"text": label.text(), "needs": label.sizeHint().width(),
+                    "rect": _rect_in(window, label, [0, 0, label.width(), label.height()])}
+                   for label in (window.prune_bar.scores, window.counts_label) if label.text()],
     }
