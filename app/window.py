@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..graph import document as cmd
+from ..graph.analysis.layout import default_layout
 from ..graph.analysis.prune import prune
 from ..graph.analysis.scores import graph_scores
 from ..graph.analysis.search import search
@@ -201,6 +202,7 @@ class MainWindow(ModelBinding, QMainWindow):
         def work(*, progress: Any, cancel: Any) -> tuple[Graph, Any]:
             graph = load_graph(path, progress=progress, cancel=cancel)
             graph.index_edges()  # sorts millions of edges: here, not at the first click
+            default_layout(graph)  # and the layout, not on the GUI thread
             return graph, find_labels(graph, store, models, dbs)
 
         self.runner.submit("load", work, on_done=lambda got: self._on_loaded(path, *got),

@@ -148,6 +148,14 @@ class Graph:
     _index: dict[str, int] | None = field(default=None, repr=False)
     _by_node: tuple[IntArray, IntArray, IntArray, IntArray] | None = field(
         default=None, repr=False, compare=False, init=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, init=False)
+
+    def memo(self, key: str, make: Any) -> Any:
+        """``make()``'s value, computed once per graph (a graph's nodes and edges never change
+        after loading), so a worker can compute what the GUI thread would otherwise wait for."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     @property
     def n_nodes(self) -> int:

@@ -37,3 +37,18 @@ def _no_leaked_threads(request: pytest.FixtureRequest):
     leaked = [t for t in leaked if t.is_alive()]
     if leaked:
         pytest.fail(f"test left threads running: {[t.name for t in leaked]}")
+
+
+@pytest.fixture(autouse=True)
+def _app_look_restored(request: pytest.FixtureRequest):
+    """A dark-theme test switches the whole application to Fusion and a dark palette; put the
+    style and palette back so later rendering tests see the look their approved images have."""
+    if "gui" not in request.keywords:
+        yield
+        return
+    app = request.getfixturevalue("qapp")  # pytest-qt's one application for the session
+    style, palette = app.style().name(), app.palette()
+    yield
+    if app.style().name() != style:
+        app.setStyle(style)
+    app.setPalette(palette)

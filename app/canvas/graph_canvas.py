@@ -17,7 +17,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsRectItem
 
-from ...graph.analysis.layout import Layout, layer_layout
+from ...graph.analysis.layout import Layout, default_layout
 from ...graph.analysis.view import id_mask, shares_of, visible_masks
 from ...graph.document import Document
 from ...graph.model import Graph, NodeKind
@@ -228,7 +228,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         self.tooltip.hide()
         self.search_hits = []
         assert self._doc is not None
-        self.layout_ = layer_layout(self._doc.graph)
+        self.layout_ = default_layout(self._doc.graph)
         self._fit_pending = True
         self.density = remembered(self.settings, self._doc.path)
         self.density_box.show_mode(self.density)

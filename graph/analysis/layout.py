@@ -59,6 +59,20 @@ def row_layers(graph: Graph) -> dict[int, int]:
     return {k + 1: int(v) for k, v in enumerate(np.unique(graph.nodes.layer[inner]).tolist())}
 
 
+def default_layout(graph: Graph) -> Layout:
+    """:func:`layer_layout` of ``graph``, computed once (the load worker warms it) and shared:
+    its arrays are read-only, so a caller that wants to move nodes copies them."""
+
+    def make() -> Layout:
+        layout = layer_layout(graph)
+        layout.xy.setflags(write=False)
+        layout.column_x.setflags(write=False)
+        return layout
+
+    result: Layout = graph.memo("layer_layout", make)
+    return result
+
+
 def layer_layout(graph: Graph) -> Layout:
     """Compute the default layout; deterministic for a given graph."""
     n = graph.n_nodes

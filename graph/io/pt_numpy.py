@@ -17,6 +17,7 @@ import math
 import pickle
 import re
 import struct
+import time
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
@@ -145,13 +146,26 @@ class _Archive:
             # read straight into the array (one copy of a 400 MB adjacency, not two); zipfile
             # checks the record's CRC-32 as it reads
             arr = np.empty(numel, dtype=dt)
-            with self.zf.open(name) as f:
-                if f.readinto(memoryview(arr).cast("B")) != arr.nbytes:
-                    raise pickle.UnpicklingError(f"storage {key} is cut short")
+            _read_into(self.zf, name, memoryview(arr).cast("B"), key)
             if kind.dtype == "bf16":  # bfloat16 is the top half of a float32
                 arr = (arr.astype(np.uint32) << 16).view(np.float32)
             self.cache[key] = arr.astype(arr.dtype.newbyteorder("="), copy=False)
         return self.cache[key]
+
+
+READ_CHUNK = 8 << 20
+"""Bytes per read of a storage record: each copy (and the page faults of its fresh memory)
+holds the GIL, and one 400 MB copy froze the window for a quarter of a second."""
+
+
+def _read_into(zf: zipfile.ZipFile, name: str, out: memoryview, key: str) -> None:
+    with zf.open(name) as f:
+        for start in range(0, len(out), READ_CHUNK):
+            part = out[start:start + READ_CHUNK]
+            if f.readinto(part) != len(part):
+                raise pickle.UnpicklingError(f"storage {key} is cut short")
+            time.sleep(0)  # hand the GIL to the GUI thread between chunks
+        f.read(1)  # reach the record's end, where zipfile checks its CRC-32
 
 
 def read_pt_numpy(path: str | Path) -> Any:
