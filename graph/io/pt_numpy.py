@@ -146,7 +146,7 @@ class _Archive:
             # read straight into the array (one copy of a 400 MB adjacency, not two); zipfile
             # checks the record's CRC-32 as it reads
             arr = np.empty(numel, dtype=dt)
-            _read_into(self.zf, name, memoryview(arr).cast("B"), key)
+            _read_into(self.zf, name, arr.data.cast("B"), key)
             if kind.dtype == "bf16":  # bfloat16 is the top half of a float32
                 arr = (arr.astype(np.uint32) << 16).view(np.float32)
             self.cache[key] = arr.astype(arr.dtype.newbyteorder("="), copy=False)
@@ -160,6 +160,7 @@ holds the GIL, and one 400 MB copy froze the window for a quarter of a second.""
 
 def _read_into(zf: zipfile.ZipFile, name: str, out: memoryview, key: str) -> None:
     with zf.open(name) as f:
+        assert isinstance(f, zipfile.ZipExtFile)  # what ZipFile.open returns for reading
         for start in range(0, len(out), READ_CHUNK):
             part = out[start:start + READ_CHUNK]
             if f.readinto(part) != len(part):
