@@ -74,11 +74,11 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...graph.analysis.prune import prune
     from ...graph.io.dense import graph_from_dense
     from ...graph.io.json_write import write_json
-    from ...graph.analysis.prune import prune
-    from ...models.torch.pt_writer import write_pt
     from ...models.registry import open_backend
+    from ...models.torch.pt_writer import write_pt
     from .prune import pruned_graph_json
 
     _check(args)

@@ -11,7 +11,6 @@ import torch
 from ...graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ...graph.io.dense import DenseGraphData
 from ...graph.model import Graph
-from .attribution import trace_graph
 from ..backend_base import BackendBase
 from ..devices import (
     AUTO,
@@ -22,7 +21,6 @@ from ..devices import (
     device_kind,
     supported_dtypes,
 )
-from .hf_loading import load_hf_model, resolve_model_dir, resolve_transcoders_dir
 from ..protocol import (
     FreezeSpec,
     Intervention,
@@ -31,6 +29,8 @@ from ..protocol import (
     ModelLoadError,
     PromptOrIds,
 )
+from .attribution import trace_graph
+from .hf_loading import load_hf_model, resolve_model_dir, resolve_transcoders_dir
 from .replacement import ReplacementModel, ensure_tokenized
 from .runs import PatchRun, RecordRun
 from .transcoder_formats import load_transcoders
