@@ -182,13 +182,16 @@ class TorchBackend(BackendBase):
             run = PatchRun(self.rm, chunk, clean, freeze_patterns=freeze_patterns,
                            constrained=constrained, return_activations=return_activations,
                            apply_activation=apply_activation_function, live=live)
-            with torch.no_grad():
-                logits = self.rm.forward(t.expand(len(chunk), -1), run).float().cpu().numpy()
+            with torch.inference_mode():
+                hidden = self.rm.forward(t.expand(len(chunk), -1), run, logits=False)
+                # The clean row's logits are never returned: the head (a quarter of a 1B
+                # model's weights, and its widest matmul) runs on the patched rows only.
+                logits = self.rm.unembed(hidden[1:] if live else hidden).float().cpu().numpy()
             acts = (torch.stack([run.acts[l] for l in range(self.n_layers)], dim=1)
                     .float().cpu().numpy() if return_activations else None)
             if live:
                 self._clean, self._clean_key = clean, key
-                logits, chunk = logits[1:], chunk[1:]
+                chunk = chunk[1:]
                 acts = None if acts is None else acts[1:]
             results += self._results(logits[:len(chunk)], acts, ids)
             progress(min(1.0, (start + len(chunk)) / max(len(items), 1)), "interventions")

@@ -203,6 +203,13 @@ class ReplacementModel:
         finally:
             self.run = None
 
+    def unembed(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Logits of final hidden states, as the HF model's head computes them (softcap too)."""
+        logits: torch.Tensor = self.hf.get_output_embeddings()(hidden)
+        if self.final_softcap:
+            logits = torch.tanh(logits / self.final_softcap) * self.final_softcap
+        return logits
+
     @property
     def w_u(self) -> torch.Tensor:
         """Unembedding ``[V, d]``."""

@@ -51,6 +51,18 @@ def _header(path: Path) -> tuple[dict[str, Any], int]:
     return header, 8 + n
 
 
+def read_safetensors_header(path: str | Path) -> dict[str, Any]:
+    """The header table of a safetensors file (name → dtype, shape, data_offsets).
+
+    Raises:
+        ModelLoadError: missing file or bad header.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ModelLoadError(p, "missing safetensors file")
+    return _header(p)[0]
+
+
 def map_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Every tensor of a safetensors file, backed by the file (nothing is read yet).
 
