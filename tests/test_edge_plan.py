@@ -81,3 +81,21 @@ def test_a_plan_for_other_inputs_is_not_used(qtbot, window: MainWindow, monkeypa
     canvas.set_prune_masks(inputs.node_mask, inputs.edge_mask, (stale, plan_edges(window.doc.graph, stale)))
     assert calls == [1]  # planned again for what is really shown
     assert canvas.edges_drawn == canvas.n_edges_visible  # density "all", not the stale top 20 %
+
+
+def test_a_superseded_edge_render_stops(qapp) -> None:
+    from PySide6.QtGui import QPen, QTransform
+
+    from circuitdesk.app.canvas.edges import RENDER_CHUNK, _render
+
+    segs = [np.random.default_rng(0).uniform(0, 100, (RENDER_CHUNK * 4, 4))]
+    job = ((1, (), 200, 100), QTransform(), segs, [QPen()], [0])
+    asked: list[int] = []
+
+    def wanted() -> bool:
+        asked.append(1)
+        return len(asked) < 2
+
+    assert _render(*job, wanted=wanted) is None and len(asked) == 2  # stopped at chunk two
+    image = _render(*job, wanted=lambda: True)
+    assert image is not None and image.width() == 200
