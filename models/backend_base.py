@@ -24,8 +24,7 @@ Table = npt.NDArray[np.float64]
 
 
 def intervention_table(ivs: InterventionSet) -> Table:
-    """``ivs`` as a ``[k, 4]`` float64 table; of duplicate ``(layer, pos, feature)`` entries
-    the later one wins, as in the engine, and the rest keep their order.
+    """``ivs`` as a ``[k, 4]`` float64 table (duplicates are removed by ``_check``).
 
     A ``[k, 4]`` array passes through without per-entry Python work (sweeps send thousands).
     """
@@ -38,12 +37,7 @@ def intervention_table(ivs: InterventionSet) -> Table:
                                     "expected [k, 4]")
     else:
         table = np.array([tuple(iv) for iv in ivs], dtype=np.float64).reshape(-1, 4)
-    if len(table) < 2:
-        return table
-    _, last = np.unique(table[::-1, :3], axis=0, return_index=True)
-    if len(last) == len(table):
-        return table
-    return table[np.sort(len(table) - 1 - last)]
+    return table
 
 
 class BackendBase:
@@ -86,8 +80,10 @@ class BackendBase:
         return [self._check(intervention_table(ivs), n_pos) for ivs in batch]
 
     def _check(self, table: Table, n_pos: int) -> Table:
-        """``table`` unchanged, or a one-line InterventionError for the first entry out of range
-        (layer, position, feature) or not finite; vectorised, as sweeps send thousands."""
+        """``table`` without duplicates, or a one-line InterventionError for the first entry out
+        of range (layer, position, feature) or not finite; vectorised, as sweeps send
+        thousands. Of duplicate ``(layer, pos, feature)`` entries the later one wins, as in
+        the engine, and the rest keep their order."""
         if not table.size:
             return table
         if not np.isfinite(table).all():
@@ -100,7 +96,15 @@ class BackendBase:
             wrong = (v < 0) | (v >= hi) | (v != np.floor(v))
             if wrong.any():
                 raise InterventionError(f"{name} {v[wrong][0]:g} is outside 0-{hi - 1}")
-        return table
+        if len(table) < 2:
+            return table
+        where = table[:, :3].astype(np.int64)
+        key = (where[:, 0] * n_pos + where[:, 1]) * self.d_transcoder + where[:, 2]
+        _, last = np.unique(key[::-1], return_index=True)
+        if len(last) == len(table):
+            return table
+        kept: Table = table[np.sort(len(table) - 1 - last)]
+        return kept
 
     @staticmethod
     def _results(logits: npt.NDArray[np.float32], acts: npt.NDArray[np.float32] | None,

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graph.analysis.verify import Paths, paths_of, predict
+from ..graph.analysis.verify import Paths, paths_of, predict_many
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.model import Graph, NodeKind
 from .protocol import (
@@ -170,12 +170,13 @@ def run_faithfulness(
     active = np.argwhere(np.asarray(clean_run.activations) != 0)  # (layer, pos, feature)
     active = active[active[:, 1] > 0]  # the BOS position carries no graph features (FORMATS.md §1)
     clean = _outcome(clean_run.logits[-1], vocab_id)
-    sets = _sets(graph, circuits, active, means)
+    rows = [_feature_rows(graph, c) for c in circuits]
+    sets = _sets(graph, rows, active, means)
     report = FaithfulnessReport(graph.nodes.label[target], str(freeze),
                                 "zero" if means is None else "mean", len(active), clean, clean,
                                 errors=errors)
     paths = paths_of(graph, edge_mask)  # the same edges for every circuit's prediction
-    predictions = _predictions(graph, circuits, target, means, paths)
+    predictions = _predictions(graph, rows, target, means, paths)
     results: list[Outcome] = []
     for start in range(0, len(sets), batch_size):
         cancel.check()
@@ -190,8 +191,8 @@ def run_faithfulness(
             report.all_ablated = results[0]
         while 1 + 2 * (len(report.points) + 1) <= len(results):
             k = len(report.points)
-            point = _point(circuits[k], graph, clean, report.all_ablated, results[1 + 2 * k],
-                           results[2 + 2 * k], predictions[k])
+            point = _point(circuits[k], len(rows[k]), clean, report.all_ablated,
+                           results[1 + 2 * k], results[2 + 2 * k], predictions[k])
             report.points.append(point)
             if on_point is not None:
                 on_point(point)
@@ -199,7 +200,14 @@ def run_faithfulness(
     return report
 
 
-def _sets(graph: Graph, circuits: Sequence[Circuit], active: np.ndarray,
+def _feature_rows(graph: Graph, circuit: Circuit) -> np.ndarray:
+    """The circuit's feature rows (other kinds of node left out), duplicates kept."""
+    rows = np.asarray(circuit.rows, dtype=np.int64).reshape(-1)
+    picked: np.ndarray = rows[graph.nodes.kind[rows] == NodeKind.FEATURE]
+    return picked
+
+
+def _sets(graph: Graph, circuits: Sequence[np.ndarray], active: np.ndarray,
           means: np.ndarray | None) -> list[np.ndarray]:
     """``[k, 4]`` intervention tables: all active features, then each circuit's necessity
     (its features) and sufficiency (the active features outside it) sets."""
@@ -218,8 +226,7 @@ def _sets(graph: Graph, circuits: Sequence[Circuit], active: np.ndarray,
 
     active_keys = keys(active)
     sets = [ablate(active)]
-    for c in circuits:
-        rows = np.asarray([r for r in c.rows if n.kind[r] == NodeKind.FEATURE], dtype=np.int64)
+    for rows in circuits:
         inside = np.column_stack([n.layer[rows], n.position[rows], n.feature[rows]]
                                  ).astype(np.int64).reshape(-1, 3)
         inside = np.unique(inside, axis=0)  # sorted by (layer, pos, feature)
@@ -228,28 +235,26 @@ def _sets(graph: Graph, circuits: Sequence[Circuit], active: np.ndarray,
     return sets
 
 
-def _predictions(graph: Graph, circuits: Sequence[Circuit], target: int,
+def _predictions(graph: Graph, circuits: Sequence[np.ndarray], target: int,
                  means: np.ndarray | None, paths: Paths) -> list[tuple[float, float]]:
     """``(direct, total)`` predicted change of the target for ablating each circuit."""
     n = graph.nodes
-    out = []
-    for circuit in circuits:
-        rows = [int(r) for r in circuit.rows if n.kind[r] == NodeKind.FEATURE]
-        if means is None:
-            fraction: float | np.ndarray = -1.0
-        else:
+    sources, fractions = [], []
+    for rows in circuits:
+        fraction: float | np.ndarray = -1.0
+        if means is not None:
             a = n.activation[rows].astype(np.float64)
-            m = np.array([means[n.layer[r], n.feature[r]] for r in rows], dtype=np.float64)
+            m = means[n.layer[rows], n.feature[rows]].astype(np.float64)
             with np.errstate(divide="ignore", invalid="ignore"):
                 fraction = np.where(a != 0, (m - a) / a, -1.0)
-        pred = predict(graph, rows, fraction, paths=paths)
-        out.append((float(pred.direct[target]), float(pred.total[target])))
-    return out
+        sources.append(rows)
+        fractions.append(fraction)
+    preds = predict_many(graph, sources, fractions, paths)
+    return [(float(p.direct[target]), float(p.total[target])) for p in preds]
 
 
-def _point(circuit: Circuit, graph: Graph, clean: Outcome, floor: Outcome, necessity: Outcome,
+def _point(circuit: Circuit, size: int, clean: Outcome, floor: Outcome, necessity: Outcome,
            sufficiency: Outcome, predicted: tuple[float, float]) -> CircuitPoint:
-    size = sum(1 for r in circuit.rows if graph.nodes.kind[r] == NodeKind.FEATURE)
     whole = clean.logit - floor.logit
     return CircuitPoint(
         circuit.label, size, necessity, sufficiency, predicted[0], predicted[1],
