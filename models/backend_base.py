@@ -53,7 +53,7 @@ class BackendBase:
                         freeze: FreezeSpec = "attention", errors: ErrorsSpec = "respond",
                         return_activations: bool = False,
                         apply_activation_function: bool = True, batch_size: int = 64,
-                        progress: Progress = no_progress,
+                        last_position_only: bool = False, progress: Progress = no_progress,
                         cancel: CancelToken = NEVER) -> list[InterventionResult]:
         raise NotImplementedError
 
@@ -100,6 +100,8 @@ class BackendBase:
             return table
         where = table[:, :3].astype(np.int64)
         key = (where[:, 0] * n_pos + where[:, 1]) * self.d_transcoder + where[:, 2]
+        if (key[1:] > key[:-1]).all():  # sorted and distinct, as a sweep sends them
+            return table
         _, last = np.unique(key[::-1], return_index=True)
         if len(last) == len(table):
             return table

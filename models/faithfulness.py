@@ -183,7 +183,8 @@ def run_faithfulness(
         chunk = sets[start:start + batch_size]
         runs = [c for c in chunk if len(c)]  # an empty set is the clean run itself
         batch = iter(backend.intervene_batch(ids, runs, freeze=freeze, errors=errors,
-                                             batch_size=batch_size, cancel=cancel)
+                                             batch_size=batch_size, last_position_only=True,
+                                             cancel=cancel)
                      if runs else [])
         results += [_outcome(next(batch).logits[-1], vocab_id) if len(c) else clean
                     for c in chunk]
@@ -224,14 +225,17 @@ def _sets(graph: Graph, circuits: Sequence[np.ndarray], active: np.ndarray,
         key: np.ndarray = (lpf[:, 0].astype(np.int64) * span + lpf[:, 1]) * width + lpf[:, 2]
         return key
 
-    active_keys = keys(active)
+    active_keys = keys(active)  # ascending: argwhere's order is (layer, pos, feature)
     sets = [ablate(active)]
     for rows in circuits:
         inside = np.column_stack([n.layer[rows], n.position[rows], n.feature[rows]]
                                  ).astype(np.int64).reshape(-1, 3)
-        inside = np.unique(inside, axis=0)  # sorted by (layer, pos, feature)
-        sets.append(ablate(inside))
-        sets.append(ablate(active[~np.isin(active_keys, keys(inside))]))
+        inside_keys, first = np.unique(keys(inside), return_index=True)
+        sets.append(ablate(inside[first]))  # sorted by (layer, pos, feature), no duplicates
+        at = np.searchsorted(inside_keys, active_keys).clip(0, max(len(inside_keys) - 1, 0))
+        within = inside_keys[at] == active_keys if len(inside_keys) else np.zeros(
+            len(active), bool)
+        sets.append(ablate(active[~within]))
     return sets
 
 

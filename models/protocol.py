@@ -181,10 +181,16 @@ class ReplacementBackend(Protocol):
         return_activations: bool = False,
         apply_activation_function: bool = True,
         batch_size: int = 64,
+        last_position_only: bool = False,
         progress: Progress = no_progress,
         cancel: CancelToken = NEVER,
     ) -> list[InterventionResult]:
-        """Many independent intervention sets on one prompt, batched into few forward passes."""
+        """Many independent intervention sets on one prompt, batched into few forward passes.
+
+        ``last_position_only=True`` gives each result ``logits`` of shape ``[1, vocab]``: the
+        last position's row, all that a caller reading ``logits[-1]`` needs (the unembedding
+        then runs on that position alone).
+        """
         ...
 
     def trace(

@@ -59,7 +59,18 @@ class Paths:
 
 
 def paths_of(graph: Graph, edge_mask: np.ndarray | None = None) -> Paths:
-    """Prepare the edges in ``edge_mask`` (default: all) once for many :func:`predict` calls."""
+    """Prepare the edges in ``edge_mask`` (default: all) once for many :func:`predict` calls.
+
+    All edges are prepared once per graph (kept in ``graph.memo``, as a sweep or a verify
+    run asks again each time); a mask, which changes with every pruning, is not kept.
+    """
+    if edge_mask is None:
+        paths: Paths = graph.memo("verify_paths", lambda: _paths(graph, None))
+        return paths
+    return _paths(graph, edge_mask)
+
+
+def _paths(graph: Graph, edge_mask: np.ndarray | None) -> Paths:
     keep = np.ones(graph.n_edges, bool) if edge_mask is None else np.asarray(edge_mask, bool)
     src, dst = graph.source[keep], graph.target[keep]
     level = _levels(graph.n_nodes, src, dst)
@@ -100,9 +111,11 @@ def predict_many(graph: Graph, sources: Sequence[Sequence[int]],
     for j, (rows, fraction) in enumerate(zip(sources, fractions)):
         x[list(rows), j] = fraction
         fixed[list(rows), j] = True
-    all_w = graph.weight.astype(np.float64)
-    direct = [np.bincount(graph.target, weights=all_w * x[graph.source, j], minlength=n)
-              for j in range(c)]
+    # Direct effects come only from edges out of a source: a few hundred of the graph's edges.
+    out = fixed.any(axis=1)[graph.source]
+    src, dst = graph.source[out], graph.target[out]
+    w = graph.weight[out].astype(np.float64)
+    direct = [np.bincount(dst, weights=w * x[src, j], minlength=n) for j in range(c)]
     if paths.levels is None:  # cycles: no defined path sum
         return [Prediction(d, np.full(n, np.nan)) for d in direct]
     act = graph.nodes.activation.astype(np.float64)

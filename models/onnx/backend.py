@@ -207,12 +207,7 @@ class OnnxBackend(BackendBase):
                         batch_size: int = 64, last_position_only: bool = False,
                         progress: Progress = no_progress,
                         cancel: CancelToken = NEVER) -> list[InterventionResult]:
-        """Independent intervention lists on one prompt, ``batch_size`` rows per run.
-
-        ``last_position_only=True`` (this backend only) gives each result ``logits`` of shape
-        ``[1, vocab]``: the last position's row, all that a caller reading ``logits[-1]``
-        needs, and the unembedding then runs on that position alone.
-        """
+        """Independent intervention lists on one prompt, ``batch_size`` rows per run."""
         ids = self.tokenize(prompt)
         flags = self._freeze(freeze)
         held = self._errors_clean(errors, flags[2])

@@ -156,7 +156,8 @@ class TorchBackend(BackendBase):
     def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[InterventionSet], *,
                         freeze: FreezeSpec = "attention", errors: ErrorsSpec = "respond",
                         return_activations: bool = False, apply_activation_function: bool = True,
-                        batch_size: int = 64, progress: Progress = no_progress,
+                        batch_size: int = 64, last_position_only: bool = False,
+                        progress: Progress = no_progress,
                         cancel: CancelToken = NEVER) -> list[InterventionResult]:
         """Independent intervention lists on one prompt, ``batch_size`` rows per forward pass."""
         ids = self.tokenize(prompt)
@@ -181,7 +182,8 @@ class TorchBackend(BackendBase):
                            apply_activation=apply_activation_function,
                            errors_clean=errors_clean, live=live)
             with torch.no_grad():
-                logits = self.rm.forward(t.expand(len(chunk), -1), run).float().cpu().numpy()
+                logits = self.rm.forward(t.expand(len(chunk), -1), run,
+                                         last_only=last_position_only).float().cpu().numpy()
             acts = (torch.stack([run.acts[l] for l in range(self.n_layers)], dim=1)
                     .float().cpu().numpy() if return_activations else None)
             if live:
