@@ -198,7 +198,7 @@ class OnnxBackend(BackendBase):
         if not self.holds_errors:
             raise ModelLoadError(self.path, f"written as {self._format}, which cannot hold error "
                                  "nodes at clean values; re-export it with circuitdesk "
-                                 "export-onnx (or use errors=respond)")
+                                 "export-onnx (or choose errors respond)")
         return not constrained.any()  # constrained layers keep clean outputs in both modes
 
     def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[InterventionSet], *,
