@@ -101,7 +101,7 @@ def predict(graph: Graph, sources: Sequence[int], fraction: float | np.ndarray =
     return predict_many(graph, [sources], [fraction], paths or paths_of(graph, edge_mask))[0]
 
 
-def predict_many(graph: Graph, sources: Sequence[Sequence[int]],
+def predict_many(graph: Graph, sources: Sequence[Sequence[int] | np.ndarray],
                  fractions: Sequence[float | np.ndarray], paths: Paths) -> list[Prediction]:
     """:func:`predict` for several independent source sets at once (one pass over the
     levels, every set a column), e.g. the circuits of a faithfulness sweep."""
@@ -112,7 +112,7 @@ def predict_many(graph: Graph, sources: Sequence[Sequence[int]],
         x[list(rows), j] = fraction
         fixed[list(rows), j] = True
     # Direct effects come only from edges out of a source: a few hundred of the graph's edges.
-    out = fixed.any(axis=1)[graph.source]
+    out = np.any(fixed, axis=1)[graph.source]
     src, dst = graph.source[out], graph.target[out]
     w = graph.weight[out].astype(np.float64)
     direct = [np.bincount(dst, weights=w * x[src, j], minlength=n) for j in range(c)]

@@ -163,7 +163,7 @@ class PatchRun(Run):
         clean row's change is exactly zero), kept on the clean run for later batches."""
         assert self.clean is not None
         if self.live:
-            self.clean.acts[layer] = self._cur[layer][:1]
+            self.clean.acts[layer] = self._cur[layer][:1].clone()  # not a view of the batch
         elif layer not in self.clean.acts:
             self.clean.acts[layer] = feature_activations(self.rm, layer, self.clean.ins[layer])
         return self.clean.acts[layer]
