@@ -89,7 +89,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self.connections = ConnectionsPanel(lambda: self.canvas.edge_visible, lambda: self.canvas.share)
         self.details = DetailPanel()
         self.subgraph = SubgraphView()
-        self.backends: dict[tuple[str, str], Any] = {}
+        self.backends: dict[tuple[str, ...], Any] = {}
         self._bound: tuple[int, Any, list[int]] | None = None
         self.verify_panel = VerifyPanel(self, self)
         self.bound_model_dir: str | None = None
@@ -104,6 +104,9 @@ class MainWindow(ModelBinding, QMainWindow):
             ("verify", "Verify on the model", self.verify_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
             ("faithfulness", "Circuit test", self.faithfulness, Qt.DockWidgetArea.BottomDockWidgetArea),
         )}
+        self.init_device_choice()
+        self.docks["verify"].visibilityChanged.connect(
+            lambda shown: self.probe_devices() if shown else None)
         self.tabifyDockWidget(self.docks["subgraph"], self.docks["verify"])
         self.tabifyDockWidget(self.docks["verify"], self.docks["faithfulness"])
         self.docks["subgraph"].raise_()

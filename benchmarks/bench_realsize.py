@@ -195,7 +195,10 @@ def measure_circuit_tracer(work: Path, dtype: str, iv: list[Any], sweep: list[An
 
 
 def _child(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run(args, check=True, capture_output=True, text=True)
+    out = subprocess.run(args, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{args[0]} {args[-3] if '--child-args' in args else args[-1]} "
+                         f"failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

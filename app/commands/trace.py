@@ -20,16 +20,17 @@ class TraceArgumentError(CircuitDeskError):
     """A bad ``trace`` argument (one line)."""
 
 
-DTYPES = ("float32", "bfloat16", "float16", "float64")
-
-
 def add_device_arguments(p: argparse.ArgumentParser) -> None:
-    """``--device`` and ``--dtype`` (both default to what suits the machine)."""
+    """``--device`` and ``--dtype`` (both default to what suits the machine; the table is
+    :mod:`circuitdesk.models.devices`, shared with the backends and the verify panel)."""
+    from ...models.devices import DEFAULT_DTYPES, DTYPES
+
+    defaults = ", ".join(f"{v} on {k}" for k, v in DEFAULT_DTYPES.items())
     p.add_argument("--device", default="auto", metavar="cpu|cuda[:N]|mps|auto",
                    help="where the model runs (default: a GPU when torch sees one, else cpu)")
     p.add_argument("--dtype", default=None, choices=DTYPES,
-                   help="compute dtype of model and encoders (default: float32 on cpu, "
-                        "bfloat16 on cuda, float16 on mps); decoders stay on disk, mapped")
+                   help=f"compute dtype of model and encoders (default: {defaults}); "
+                        "decoders stay on disk, mapped")
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,11 +74,11 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ...graph.analysis.prune import prune
     from ...graph.io.dense import graph_from_dense
     from ...graph.io.json_write import write_json
-    from ...graph.analysis.prune import prune
-    from ...models.torch.pt_writer import write_pt
     from ...models.registry import open_backend
+    from ...models.torch.pt_writer import write_pt
     from .prune import pruned_graph_json
 
     _check(args)

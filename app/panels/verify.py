@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from ...graph.analysis.supernodes import subgraph_units
 from ...graph.analysis.verify import summarise
 from ...graph.figure.verify_svg import VERDICT_COLORS, scatter_svg
+from .device_choice import DeviceChooser
 from .result_files import export_buttons, save_path, write_csv, write_json
 
 
@@ -84,6 +85,7 @@ class VerifyPanel(QWidget):
         self.model_label.setWordWrap(True)
         self.choose_button = QPushButton("Choose model…")
         self.choose_button.clicked.connect(self.window_.choose_model)
+        self.device_chooser = DeviceChooser()
         self.scope = QComboBox()
         self.scope.addItems(SCOPES)
         self.mode = QComboBox()
@@ -130,6 +132,7 @@ class VerifyPanel(QWidget):
         exports = export_buttons(self)
         top = QHBoxLayout()
         top.addWidget(self.model_label, 1)
+        top.addWidget(self.device_chooser)
         top.addWidget(self.choose_button)
         controls = QHBoxLayout()
         for w in (QLabel("Test"), self.scope, self.mode, self.factor, QLabel("Freeze"),

@@ -12,9 +12,16 @@ import torch
 from ...graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ...graph.io.dense import DenseGraphData
 from ...graph.model import Graph
-from .attribution import trace_graph
 from ..backend_base import BackendBase
-from .hf_loading import load_hf_model, resolve_model_dir, resolve_transcoders_dir
+from ..devices import (
+    AUTO,
+    DEVICE_KINDS,
+    available_devices,
+    best_device,
+    default_dtype,
+    device_kind,
+    supported_dtypes,
+)
 from ..protocol import (
     ErrorsSpec,
     FreezeSpec,
@@ -25,44 +32,43 @@ from ..protocol import (
     PromptOrIds,
     parse_errors,
 )
+from .attribution import trace_graph
+from .hf_loading import load_hf_model, resolve_model_dir, resolve_transcoders_dir
 from .replacement import ReplacementModel, ensure_tokenized
 from .runs import PatchRun, RecordRun
 from .transcoder_formats import load_transcoders
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
            "float16": torch.float16}
-DEFAULT_DTYPES = {"cpu": "float32", "cuda": "bfloat16", "mps": "float16"}
-"""The compute dtype when none is given: CPUs are fast and exact in float32; GPUs hold the
-public models only in half precision (circuit-tracer's own default on CUDA is bfloat16)."""
 
 
 def choose_device(device: str | None) -> str:
-    """``device`` checked against what this torch can reach; None picks cuda, mps, then cpu.
+    """``device`` checked against what this torch can reach; None or ``auto`` picks the best
+    of cuda, mps and cpu (:func:`~circuitdesk.models.devices.best_device`).
 
     Raises:
         ModelLoadError: an unknown device or one this machine lacks.
     """
-    if device is None or device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        return "mps" if mps is not None and mps.is_available() else "cpu"
-    kind = device.split(":")[0]
-    if kind not in DEFAULT_DTYPES:
+    if device is None or device == AUTO:
+        return best_device()
+    kind = device_kind(device)
+    if kind not in DEVICE_KINDS:
         raise ModelLoadError("", f"device {device!r} is not cpu, cuda[:N] or mps")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError("", f"device {device!r}: this torch sees no CUDA GPU")
-    if kind == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
-        raise ModelLoadError("", f"device {device!r}: MPS is not available here")
+    if kind not in available_devices():
+        what = "this torch sees no CUDA GPU" if kind == "cuda" else "MPS is not available here"
+        raise ModelLoadError("", f"device {device!r}: {what}")
     return device
 
 
 def choose_dtype(dtype: str | None, device: str) -> torch.dtype:
-    """The compute dtype: ``dtype`` when given, else the device's default."""
-    name = dtype or DEFAULT_DTYPES[device.split(":")[0]]
+    """The compute dtype: ``dtype`` when given, else the device's default
+    (:data:`~circuitdesk.models.devices.DEFAULT_DTYPES`)."""
+    name = dtype or default_dtype(device)
     if name not in _DTYPES:
         raise ModelLoadError("", f"dtype {name!r} is not one of {sorted(_DTYPES)}")
+    if name not in supported_dtypes(device):
+        raise ModelLoadError("", f"dtype {name} is not supported on {device} "
+                                 f"(supported: {', '.join(supported_dtypes(device))})")
     return _DTYPES[name]
 
 
@@ -221,7 +227,8 @@ def open_torch_backend(model_dir: str | Path | None, transcoders_dir: str | Path
     Args:
         device: ``cpu``, ``cuda[:N]``, ``mps``, or None / ``auto`` for the best one here.
         dtype: ``float32``, ``bfloat16``, ``float16`` (or ``float64``); None takes the
-            device's default (:data:`DEFAULT_DTYPES`). Model and encoders compute in it;
+            device's default (:data:`~circuitdesk.models.devices.DEFAULT_DTYPES`). Model and
+            encoders compute in it;
             decoders stay mapped in their file's dtype and are converted row by row.
 
     Raises:
