@@ -89,7 +89,8 @@ class FaithfulnessPanel(QWidget):
         self.plot.setLabel("left", "share of the clean effect")
         for side in ("bottom", "left"):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(10, 10))
+        # bottom right: both curves rise with circuit size, so that corner is usually empty
+        self.plot.addLegend(offset=(-10, -10))
         self.curves = {
             "sufficiency": self.plot.plot([], [], pen=pg.mkPen(SUFFICIENCY, width=2), symbol="o",
                                           symbolBrush=SUFFICIENCY, name="sufficiency recovered"),
