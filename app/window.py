@@ -31,6 +31,7 @@ from ..graph.io.load import load_graph
 from ..graph.io.session import save_session, state_from_qparams
 from ..graph.model import Graph
 from .actions import build_menus
+from .canvas.edge_plan import plan_edges
 from .canvas.graph_canvas import GraphCanvas
 from .error_report import details_of, one_line
 from .folders import default_folder, remember_folder
@@ -361,12 +362,18 @@ class MainWindow(ModelBinding, QMainWindow):
         graph, state = doc.graph, doc.state
         pinned = tuple(sorted(state.pinned))
         cached = self._whole_scores[1] if self._whole_scores and self._whole_scores[0] == id(graph) else None
+        view = self.canvas.plan_inputs()  # the drawing data is planned in the worker too
 
-        def work(*, progress: Any, cancel: Any) -> tuple[Any, Any, Any]:
+        def work(*, progress: Any, cancel: Any) -> tuple[Any, Any, Any, Any]:
             result = prune(graph, state.node_threshold, state.edge_threshold, pinned=pinned,
                            progress=progress, cancel=cancel)
             whole = cached or graph_scores(graph, cancel=cancel)
-            return result, whole, graph_scores(graph, result.node_mask, cancel=cancel)
+            sub = graph_scores(graph, result.node_mask, cancel=cancel)
+            planned = None
+            if view is not None:
+                inputs = view.with_masks(result.node_mask, result.edge_mask)
+                planned = (inputs, plan_edges(graph, inputs))
+            return result, whole, sub, planned
 
         self.runner.submit("prune", work, on_done=lambda r: self._on_pruned(graph, r))
 
@@ -374,9 +381,10 @@ class MainWindow(ModelBinding, QMainWindow):
         if self.doc is None or self.doc.graph is not graph:
             return
         self.progress.hide()
-        self.prune_result, whole, sub = result
+        self.prune_result, whole, sub, planned = result
         self._whole_scores = (id(graph), whole)
-        self.canvas.set_prune_masks(self.prune_result.node_mask, self.prune_result.edge_mask)
+        self.canvas.set_prune_masks(self.prune_result.node_mask, self.prune_result.edge_mask,
+                                    planned)
         self.prune_bar.scores.setText(
             f"replacement {sub.replacement:.3f} (graph {whole.replacement:.3f}) · "
             f"completeness {sub.completeness:.3f} (graph {whole.completeness:.3f})")
@@ -407,7 +415,7 @@ class MainWindow(ModelBinding, QMainWindow):
         c = self.canvas
         self.counts_label.setText(
             f"{int(c.node_visible.sum())}/{doc.graph.n_nodes} nodes · "
-            f"{int(c.edge_visible.sum())}/{doc.graph.n_edges} links · "
+            f"{c.n_edges_visible}/{doc.graph.n_edges} links · "
             f"{len(doc.state.pinned)} pinned · {len(doc.state.selected)} selected"
             + (" · strongest 300k links drawn" if c.edges_capped else ""))
         if not doc.state.pruning:

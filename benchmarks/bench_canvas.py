@@ -147,7 +147,6 @@ if __name__ == "__main__":
         import bench_stalls
 
         if opts.stalls:
-            for phase, gap in bench_stalls.stalls(opts.stalls).items():
-                print(f"longest GUI-thread gap while {phase:6}: {gap * 1e3:7.0f} ms (goal < 100 ms)")
+            bench_stalls.print_stalls(opts.stalls)
         if opts.startup:
             bench_stalls.print_startup()

@@ -1,6 +1,7 @@
 """A faithfulness sweep of 10 node thresholds vs 20 plain forward passes, in one run.
 
-    python benchmarks/bench_faithfulness.py [--backend torch|onnx] [--reps 5]
+    python benchmarks/bench_faithfulness.py [--backend torch|onnx] [--errors clean|respond]
+                                            [--reps 5]
 
 On the bundled demo (capital-france_plt graph, its model and per-layer transcoders). The
 sweep tests necessity and sufficiency of the pruned circuit at 10 thresholds: 21 intervention
@@ -27,6 +28,8 @@ THRESHOLDS = [0.45 + 0.05 * k for k in range(10)]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    parser.add_argument("--errors", choices=["clean", "respond"], default="clean",
+                        help="error nodes held at clean values (the default) or following the model")
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     graph = load_graph(demo_dir() / "graphs" / "capital-france_plt.json")
@@ -39,7 +42,7 @@ def main() -> None:
     circuits = threshold_circuits(graph, THRESHOLDS)
 
     def sweep() -> None:
-        run_faithfulness(backend, graph, circuits, ids, batch_size=32)
+        run_faithfulness(backend, graph, circuits, ids, batch_size=32, errors=args.errors)
 
     def plain() -> None:
         for _ in range(20):
@@ -53,7 +56,7 @@ def main() -> None:
             fn()
             times[name].append(time.perf_counter() - t0)
     s, p = statistics.median(times["sweep"]), statistics.median(times["plain"])
-    print(f"backend {args.backend}: {len(circuits)} thresholds, circuit sizes "
+    print(f"backend {args.backend}, errors {args.errors}: {len(circuits)} thresholds, circuit sizes "
           f"{[len(c.rows) for c in circuits]}")
     print(f"sweep (21 sets + clean, batched): {s * 1000:.1f} ms")
     print(f"20 plain forward passes:          {p * 1000:.1f} ms")

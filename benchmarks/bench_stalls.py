@@ -68,17 +68,21 @@ class Heartbeat:
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
         self.last = time.perf_counter()
+        self.last_cpu = time.thread_time()
         self.gap = 0.0
+        self.gap_cpu = 0.0
         self.gap_at = (0.0, 0.0)
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if now - self.last > self.gap:
             self.gap, self.gap_at = now - self.last, (self.last, now)
-        self.last = now
+            self.gap_cpu = cpu - self.last_cpu
+        self.last, self.last_cpu = now, cpu
 
     def start_phase(self) -> None:
-        self.last, self.gap = time.perf_counter(), 0.0
+        self.last, self.gap, self.gap_cpu = time.perf_counter(), 0.0, 0.0
+        self.last_cpu = time.thread_time()
         self.timer.start()
 
     def end_phase(self) -> float:
@@ -168,7 +172,9 @@ def settle(ms: int = 400) -> None:
     loop.exec()
 
 
-def stalls(n: int, why: bool = False) -> dict[str, float]:
+def stalls(n: int, why: bool = False) -> tuple[dict[str, float], dict[str, float]]:
+    """Per phase: the longest heartbeat gap, and the GUI thread's own CPU time within it
+    (far below the gap: the thread waited for the GIL or for a core, not on its own work)."""
     from circuitdesk.app.window import MainWindow
     from circuitdesk.graph import document as cmd
     from PySide6.QtCore import QSettings
@@ -176,6 +182,7 @@ def stalls(n: int, why: bool = False) -> dict[str, float]:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     out: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         pt = Path(tmp) / f"big_{n}.pt"
         t0 = time.perf_counter()
@@ -191,6 +198,7 @@ def stalls(n: int, why: bool = False) -> dict[str, float]:
 
         def end(phase: str) -> None:
             out[phase] = beat.end_phase()
+            cpu[phase] = beat.gap_cpu
             for where, hits in sampler.take() if sampler else ():
                 print(f"    {phase}, longest gap: ~{hits * 10} ms in {where}")
 
@@ -224,7 +232,7 @@ def stalls(n: int, why: bool = False) -> dict[str, float]:
         window.close()
         if sampler:
             sampler.stop()
-    return out
+    return out, cpu
 
 
 def startup(repeat: int = 3) -> tuple[float, float, float]:
@@ -268,11 +276,18 @@ def main() -> None:
     ap.add_argument("--startup", action="store_true")
     ap.add_argument("--why", action="store_true", help="print where the GUI thread was when late")
     args = ap.parse_args()
-    gaps = stalls(args.nodes, args.why)
-    for phase, gap in gaps.items():
-        print(f"longest GUI-thread gap while {phase:6}: {gap * 1e3:7.0f} ms (goal < 100 ms)")
+    print_stalls(args.nodes, args.why)
     if args.startup:
         print_startup()
+
+
+def print_stalls(nodes: int, why: bool = False) -> None:
+    gaps, cpu = stalls(nodes, why)
+    print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(other busy processes lengthen the gaps)")
+    for phase, gap in gaps.items():
+        print(f"longest GUI-thread gap while {phase:6}: {gap * 1e3:7.0f} ms (goal < 100 ms); "
+              f"GUI-thread CPU in it: {cpu[phase] * 1e3:4.0f} ms")
 
 
 def print_startup() -> None:

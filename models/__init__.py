@@ -5,6 +5,7 @@ through :func:`circuitdesk.models.registry.open_backend`.
 """
 
 from .protocol import (
+                       ErrorsSpec,
                        FreezeSpec,
                        Intervention,
                        InterventionError,
@@ -12,13 +13,15 @@ from .protocol import (
                        ModelLoadError,
                        ReplacementBackend,
                        TokenScore,
+                       parse_errors,
                        parse_freeze,
 )
 from .registry import available_backends, open_backend
 
 __all__ = [
-    "FreezeSpec", "Intervention", "InterventionError", "InterventionResult", "ModelLoadError",
-    "ReplacementBackend", "TokenScore", "available_backends", "open_backend", "parse_freeze",
+    "ErrorsSpec", "FreezeSpec", "Intervention", "InterventionError", "InterventionResult", "ModelLoadError",
+    "ReplacementBackend", "TokenScore", "available_backends", "open_backend", "parse_errors",
+    "parse_freeze",
 ]
 
 from .registry import BackendEntry, register_backend

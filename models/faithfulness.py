@@ -1,10 +1,14 @@
 """Circuit-level claims on the local model: is a circuit necessary, is it sufficient?
 
 *Necessity* ablates every feature of the circuit at once; *sufficiency* ablates every active
-feature outside it. What the errors do follows the freeze mode, as in circuit-tracer's
-``feature_intervention``: with every layer frozen, MLP outputs (errors included) keep their clean
-values and only the ablations' direct deltas move the logit; with attention or nothing frozen the
-model's own MLPs run, so the error terms follow the changed inputs. Both are compared with the
+feature outside it. Error nodes stay at their clean values by default (``errors="clean"``):
+every MLP output becomes the transcoder reconstruction of the current, intervened feature
+activations plus the clean run's error term (clean MLP output − clean reconstruction), so only
+features move, as in the attribution graph, where error nodes are fixed inputs.
+``errors="respond"`` runs the model's own MLPs instead (circuit-tracer's
+``feature_intervention``), so the error terms follow the changed inputs. With every layer frozen
+(``freeze="all"``) MLP outputs keep their clean values and only the ablations' direct deltas move
+the logit, so both modes agree. Both tests are compared with the
 clean run and with the run where every active feature is ablated, so each test reads as a share
 of the clean effect:
 
@@ -26,15 +30,23 @@ from typing import Any
 
 import numpy as np
 
-from ..graph.analysis.verify import Paths, paths_of, predict
+from ..graph.analysis.verify import Paths, paths_of, predict_many
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.model import Graph, NodeKind
-from .protocol import FreezeSpec, Intervention, InterventionError, ReplacementBackend
+from .protocol import (
+    ErrorsSpec,
+    FreezeSpec,
+    InterventionError,
+    ReplacementBackend,
+    parse_errors,
+)
 from .verify import default_target
 
 DEFINITIONS = {
-    "errors": "freeze all: MLP outputs and errors stay clean (the graph's linear view); "
-              "attention / none: the model's own MLPs run, errors follow the inputs",
+    "errors": "clean: each MLP output = transcoder reconstruction of the current feature "
+              "activations + the clean run's error (clean MLP output - clean reconstruction), "
+              "so only features move; respond: the model's own MLPs run and errors follow the "
+              "inputs; with freeze all, MLP outputs stay clean and both modes agree",
     "logit": "the target token's logit minus the mean logit, at the last position",
     "necessity_removed": "(L_clean - L_circuit_ablated) / (L_clean - L_all_ablated)",
     "sufficiency_recovered": "(L_rest_ablated - L_all_ablated) / (L_clean - L_all_ablated)",
@@ -79,6 +91,8 @@ class FaithfulnessReport:
     clean: Outcome
     all_ablated: Outcome
     points: list[CircuitPoint] = field(default_factory=list)
+    errors: str = "clean"
+    """``clean`` or ``respond`` (see :data:`DEFINITIONS`)."""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -91,9 +105,10 @@ class FaithfulnessReport:
         points = [CircuitPoint(**{**p, "necessity": Outcome(**p["necessity"]),
                                   "sufficiency": Outcome(**p["sufficiency"])})
                   for p in data.get("points", [])]
+        # Reports saved before the errors option had errors follow the model ("respond").
         return cls(str(data["target_token"]), str(data["freeze"]), str(data["ablation"]),
                    int(data["active_features"]), Outcome(**data["clean"]),
-                   Outcome(**data["all_ablated"]), points)
+                   Outcome(**data["all_ablated"]), points, str(data.get("errors", "respond")))
 
 
 @dataclass(frozen=True)
@@ -117,16 +132,6 @@ def _share(part: float, whole: float) -> float:
     return float(part / whole) if abs(whole) > 1e-12 else float("nan")
 
 
-def _features(graph: Graph, rows: Sequence[int]) -> list[tuple[int, int, int]]:
-    n = graph.nodes
-    return [(int(n.layer[r]), int(n.position[r]), int(n.feature[r])) for r in rows
-            if n.kind[r] == NodeKind.FEATURE]
-
-
-def _value(means: np.ndarray | None, layer: int, feature: int) -> float:
-    return 0.0 if means is None else float(means[layer, feature])
-
-
 def run_faithfulness(
     backend: ReplacementBackend,
     graph: Graph,
@@ -134,6 +139,7 @@ def run_faithfulness(
     input_ids: Sequence[int],
     *,
     freeze: FreezeSpec = "attention",
+    errors: ErrorsSpec = "clean",
     means: np.ndarray | None = None,
     edge_mask: np.ndarray | None = None,
     batch_size: int = 16,
@@ -144,12 +150,15 @@ def run_faithfulness(
     """Necessity and sufficiency of every circuit, batched; points arrive as batches finish.
 
     Args:
+        errors: ``clean`` holds error nodes at their clean values, ``respond`` lets the
+            model's MLPs run (see the module docstring).
         means: ``[n_layers, d_transcoder]`` mean activations to ablate to (mean ablation);
             None ablates to zero.
         edge_mask: The pruned graph's edges, for the path-summed prediction.
 
     Cancelling takes effect between batches.
     """
+    errors = parse_errors(errors)
     target = default_target(graph)
     vocab_id = int(graph.nodes.vocab_id[target])
     if not 0 <= vocab_id < backend.vocab_size:
@@ -158,37 +167,33 @@ def run_faithfulness(
     clean_run = backend.intervene(ids, [], freeze=freeze, return_activations=True)
     if clean_run.activations is None:
         raise InterventionError("the backend returned no feature activations")
-    acts = np.asarray(clean_run.activations)
-    layer, pos, feat = np.nonzero(acts)
-    keep = pos > 0  # the BOS position carries no graph features (FORMATS.md §1)
-    active = list(zip(layer[keep].tolist(), pos[keep].tolist(), feat[keep].tolist()))
+    active = np.argwhere(np.asarray(clean_run.activations) != 0)  # (layer, pos, feature)
+    active = active[active[:, 1] > 0]  # the BOS position carries no graph features (FORMATS.md §1)
     clean = _outcome(clean_run.logits[-1], vocab_id)
-
-    def ablate(where: Sequence[tuple[int, int, int]]) -> list[Intervention]:
-        return [Intervention(lay, p, f, _value(means, lay, f)) for lay, p, f in where]
-
-    sets: list[list[Intervention]] = [ablate(active)]
-    for c in circuits:
-        inside = set(_features(graph, c.rows))
-        sets.append(ablate(sorted(inside)))
-        sets.append(ablate([a for a in active if a not in inside]))
+    rows = [_feature_rows(graph, c) for c in circuits]
+    sets = _sets(graph, rows, active, means)
     report = FaithfulnessReport(graph.nodes.label[target], str(freeze),
-                                "zero" if means is None else "mean", len(active), clean, clean)
+                                "zero" if means is None else "mean", len(active), clean, clean,
+                                errors=errors)
     paths = paths_of(graph, edge_mask)  # the same edges for every circuit's prediction
+    predictions = _predictions(graph, rows, target, means, paths)
     results: list[Outcome] = []
     for start in range(0, len(sets), batch_size):
         cancel.check()
         chunk = sets[start:start + batch_size]
-        runs = [c for c in chunk if c]  # an empty set is the clean run itself
-        batch = iter(backend.intervene_batch(ids, runs, freeze=freeze, batch_size=batch_size,
-                                             cancel=cancel) if runs else [])
-        results += [_outcome(next(batch).logits[-1], vocab_id) if c else clean for c in chunk]
+        runs = [c for c in chunk if len(c)]  # an empty set is the clean run itself
+        batch = iter(backend.intervene_batch(ids, runs, freeze=freeze, errors=errors,
+                                             batch_size=batch_size, last_position_only=True,
+                                             cancel=cancel)
+                     if runs else [])
+        results += [_outcome(next(batch).logits[-1], vocab_id) if len(c) else clean
+                    for c in chunk]
         if start == 0:
             report.all_ablated = results[0]
         while 1 + 2 * (len(report.points) + 1) <= len(results):
             k = len(report.points)
-            point = _point(graph, circuits[k], target, clean, report.all_ablated,
-                           results[1 + 2 * k], results[2 + 2 * k], means, paths)
+            point = _point(circuits[k], len(rows[k]), clean, report.all_ablated,
+                           results[1 + 2 * k], results[2 + 2 * k], predictions[k])
             report.points.append(point)
             if on_point is not None:
                 on_point(point)
@@ -196,23 +201,68 @@ def run_faithfulness(
     return report
 
 
-def _point(graph: Graph, circuit: Circuit, target: int, clean: Outcome, floor: Outcome,
-           necessity: Outcome, sufficiency: Outcome, means: np.ndarray | None,
-           paths: Paths) -> CircuitPoint:
-    rows = [int(r) for r in circuit.rows if graph.nodes.kind[r] == NodeKind.FEATURE]
+def _feature_rows(graph: Graph, circuit: Circuit) -> np.ndarray:
+    """The circuit's feature rows (other kinds of node left out), duplicates kept."""
+    rows = np.asarray(circuit.rows, dtype=np.int64).reshape(-1)
+    picked: np.ndarray = rows[graph.nodes.kind[rows] == NodeKind.FEATURE]
+    return picked
+
+
+def _sets(graph: Graph, circuits: Sequence[np.ndarray], active: np.ndarray,
+          means: np.ndarray | None) -> list[np.ndarray]:
+    """``[k, 4]`` intervention tables: all active features, then each circuit's necessity
+    (its features) and sufficiency (the active features outside it) sets."""
+    def ablate(where: np.ndarray) -> np.ndarray:
+        value = (np.zeros(len(where)) if means is None
+                 else means[where[:, 0], where[:, 2]].astype(np.float64))
+        return np.column_stack([where.astype(np.float64), value]).reshape(-1, 4)
+
     n = graph.nodes
-    if means is None:
+    width = max(int(active[:, 2].max(initial=0)), int(n.feature.max(initial=0))) + 1
+    span = max(int(active[:, 1].max(initial=0)), int(n.position.max(initial=0))) + 1
+
+    def keys(lpf: np.ndarray) -> np.ndarray:
+        key: np.ndarray = (lpf[:, 0].astype(np.int64) * span + lpf[:, 1]) * width + lpf[:, 2]
+        return key
+
+    active_keys = keys(active)  # ascending: argwhere's order is (layer, pos, feature)
+    sets = [ablate(active)]
+    for rows in circuits:
+        inside = np.column_stack([n.layer[rows], n.position[rows], n.feature[rows]]
+                                 ).astype(np.int64).reshape(-1, 3)
+        inside_keys, first = np.unique(keys(inside), return_index=True)
+        sets.append(ablate(inside[first]))  # sorted by (layer, pos, feature), no duplicates
+        at = np.searchsorted(inside_keys, active_keys).clip(0, max(len(inside_keys) - 1, 0))
+        within = inside_keys[at] == active_keys if len(inside_keys) else np.zeros(
+            len(active), bool)
+        sets.append(ablate(active[~within]))
+    return sets
+
+
+def _predictions(graph: Graph, circuits: Sequence[np.ndarray], target: int,
+                 means: np.ndarray | None, paths: Paths) -> list[tuple[float, float]]:
+    """``(direct, total)`` predicted change of the target for ablating each circuit."""
+    n = graph.nodes
+    sources, fractions = [], []
+    for rows in circuits:
         fraction: float | np.ndarray = -1.0
-    else:
-        a = n.activation[rows].astype(np.float64)
-        m = np.array([means[n.layer[r], n.feature[r]] for r in rows], dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fraction = np.where(a != 0, (m - a) / a, -1.0)
-    pred = predict(graph, rows, fraction, paths=paths)
+        if means is not None:
+            a = n.activation[rows].astype(np.float64)
+            m = means[n.layer[rows], n.feature[rows]].astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fraction = np.where(a != 0, (m - a) / a, -1.0)
+        sources.append(rows)
+        fractions.append(fraction)
+    preds = predict_many(graph, sources, fractions, paths)
+    return [(float(p.direct[target]), float(p.total[target])) for p in preds]
+
+
+def _point(circuit: Circuit, size: int, clean: Outcome, floor: Outcome, necessity: Outcome,
+           sufficiency: Outcome, predicted: tuple[float, float]) -> CircuitPoint:
     whole = clean.logit - floor.logit
     return CircuitPoint(
-        circuit.label, len(rows), necessity, sufficiency, float(pred.direct[target]),
-        float(pred.total[target]), _share(clean.logit - necessity.logit, whole),
+        circuit.label, size, necessity, sufficiency, predicted[0], predicted[1],
+        _share(clean.logit - necessity.logit, whole),
         _share(sufficiency.logit - floor.logit, whole), circuit.threshold)
 
 

@@ -58,6 +58,25 @@ frozen; ``"all"``: every layer constrained (direct effects); ``(a, b)``: layers 
 inclusive constrained (MLP outputs frozen there, deltas applied only there)."""
 
 
+ErrorsSpec = Literal["clean", "respond"]
+"""What the error terms (MLP output minus transcoder reconstruction) do in a patched run.
+``"respond"``: the model's own MLPs run, so errors follow the changed inputs (the engine's
+``feature_intervention``); ``"clean"``: each MLP output becomes the transcoder reconstruction
+of the current feature activations plus the clean run's error, so only features move and
+error nodes are fixed inputs, as in the attribution graph. Constrained layers (freeze
+``all`` or a range) keep clean MLP outputs either way, so there both modes agree."""
+
+ERRORS_MODES: tuple[ErrorsSpec, ...] = ("clean", "respond")
+
+
+def parse_errors(text: str) -> ErrorsSpec:
+    """Parse ``clean|respond`` into an :data:`ErrorsSpec`."""
+    t = text.strip().lower()
+    if t == "clean" or t == "respond":
+        return t  # type: ignore[return-value]
+    raise InterventionError(f"errors mode {text!r}: expected clean or respond")
+
+
 def parse_freeze(text: str) -> FreezeSpec:
     """Parse ``attention|none|all|A-B`` (inclusive range) into a :data:`FreezeSpec`."""
     t = text.strip().lower()
@@ -99,6 +118,10 @@ class TokenScore(NamedTuple):
 
 PromptOrIds = str | Sequence[int]
 
+InterventionSet = Sequence[Intervention] | npt.NDArray[np.float64]
+"""One independent set of interventions: Intervention tuples, or the same as a ``[k, 4]``
+array of ``(layer, pos, feature, value)`` rows (no per-entry Python work in the backend)."""
+
 
 @runtime_checkable
 class ReplacementBackend(Protocol):
@@ -136,9 +159,10 @@ class ReplacementBackend(Protocol):
     def intervene(
         self,
         prompt: PromptOrIds,
-        interventions: Sequence[Intervention],
+        interventions: InterventionSet,
         *,
         freeze: FreezeSpec = "attention",
+        errors: ErrorsSpec = "respond",
         return_activations: bool = True,
         apply_activation_function: bool = True,
         progress: Progress = no_progress,
@@ -150,16 +174,23 @@ class ReplacementBackend(Protocol):
     def intervene_batch(
         self,
         prompt: PromptOrIds,
-        batch: Sequence[Sequence[Intervention]],
+        batch: Sequence[InterventionSet],
         *,
         freeze: FreezeSpec = "attention",
+        errors: ErrorsSpec = "respond",
         return_activations: bool = False,
         apply_activation_function: bool = True,
         batch_size: int = 64,
+        last_position_only: bool = False,
         progress: Progress = no_progress,
         cancel: CancelToken = NEVER,
     ) -> list[InterventionResult]:
-        """Many independent intervention sets on one prompt, batched into few forward passes."""
+        """Many independent intervention sets on one prompt, batched into few forward passes.
+
+        ``last_position_only=True`` gives each result ``logits`` of shape ``[1, vocab]``: the
+        last position's row, all that a caller reading ``logits[-1]`` needs (the unembedding
+        then runs on that position alone).
+        """
         ...
 
     def trace(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -140,7 +140,7 @@ def run_verification(
     where = tuple(np.array([[n.layer[r], n.position[r], n.feature[r]] for r in down],
                            dtype=np.int64).reshape(-1, 3).T)
     # pre-activations (the activation function changes only what is reported, not the run)
-    acts = dict(return_activations=bool(down), apply_activation_function=not down)
+    acts: dict[str, Any] = dict(return_activations=bool(down), apply_activation_function=not down)
     base = backend.intervene(list(input_ids), [], freeze=freeze, **acts)
     base_down = base.activations[where] if down and base.activations is not None else None
     last = np.asarray(base.logits[-1], dtype=np.float64)

@@ -99,5 +99,9 @@ def test_search_hits_are_labelled_by_name(qtbot, window: MainWindow) -> None:
     window.run_search()
     hits = window.canvas.search_hits
     assert hits
-    shown = {lab.row: lab.text for lab in window.canvas.placed_labels}
-    assert all(shown.get(r) == "Scandinavian places/names" for r in hits)
+
+    def named() -> bool:  # labels are placed once the search's event is handled
+        shown = {lab.row: lab.text for lab in window.canvas.placed_labels}
+        return all(shown.get(r) == "Scandinavian places/names" for r in hits)
+
+    qtbot.waitUntil(named)

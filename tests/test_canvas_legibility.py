@@ -99,12 +99,24 @@ def test_token_axis_thins_and_elides_long_prompts() -> None:
     assert [t for _, t in wide] == tokens
 
 
-def _shoot(tmp_path: Path, name: str, *extra: str) -> dict:
+def _shoot(tmp_path: Path, name: str, *extra: str, size: str = "1600x1000") -> dict:
     out, rep = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
     assert main(["screenshot", str(FIXTURES[name]), "-o", str(out), "--report", str(rep),
-                 "--size", "1600x1000", *extra]) == 0
+                 "--size", size, *extra]) == 0
     assert out.stat().st_size > 10_000
     return json.loads(rep.read_text())
+
+
+@pytest.mark.parametrize("size", ["1400x900", "1130x730"])
+@pytest.mark.parametrize("name", ["legacy", "neuronpedia"])
+def test_every_logit_is_labelled_in_smaller_windows(qapp, tmp_path: Path, name: str,
+                                                    size: str) -> None:
+    """The window opens at 1400x900; ten logits of one position still all get a label."""
+    report = _shoot(tmp_path, name, size=size)
+    numbers = legibility(report, report["canvas"])
+    assert numbers["label_overlaps"] == 0 and numbers["labels_clipped"] == 0
+    kinds = kinds_labelled(report)
+    assert kinds["logits"] == 10 and kinds["logits_labelled"] == 10
 
 
 @pytest.mark.parametrize("name", ["legacy", "neuronpedia", "tc"])

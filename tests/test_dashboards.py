@@ -152,7 +152,7 @@ def test_automatic_labels_show_on_canvas_connections_and_node_panel(qtbot, built
     assert set(names) & set(expected.values())
     feature_row = next(int(r) for r in expected if window.canvas.node_visible[r])
     cmd.click(doc, doc.graph.nodes.ids[feature_row])  # a selected node is always labelled
-    assert expected[feature_row] in [lab.text for lab in window.canvas.placed_labels]
+    qtbot.waitUntil(lambda: expected[feature_row] in [lab.text for lab in window.canvas.placed_labels])
     assert window.details.label_edit.text() == expected[feature_row]
     assert "automatic" in window.details.label_note.text()
     assert "fires on" in window.details.dashboard_view.text()

@@ -74,8 +74,8 @@ def test_onnx_matches_torch_in_every_freeze_mode(which: str, request: pytest.Fix
     batch = _batch(tb, ids)
     seen = []
     for freeze in FREEZES:
-        for apply in (True, False):
-            kw = {"freeze": freeze, "return_activations": True,
+        for apply, errors in ((True, "respond"), (False, "respond"), (True, "clean")):
+            kw = {"freeze": freeze, "errors": errors, "return_activations": True,
                   "apply_activation_function": apply}
             want = tb.intervene_batch(ids, batch, **kw)  # type: ignore[attr-defined]
             got = ob.intervene_batch(ids, batch, batch_size=3, **kw)  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ events and return a rectangle as their shape, so Qt's hit testing never walks th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -124,8 +125,9 @@ class EdgeLayer(_Batch):
     """
 
     rendered = Signal(object, object)
-    PREVIEW = 3000
-    """Edges drawn directly while the full image is being rendered."""
+    PREVIEW = 800
+    """Edges drawn directly while the full image is being rendered: 3000 long lines took
+    50-140 ms of the GUI thread per frame; 800 strongest still show the structure."""
 
     def __init__(self, n_buckets: int) -> None:
         super().__init__()
@@ -212,7 +214,13 @@ class EdgeLayer(_Batch):
             QThreadPool.globalInstance().start(lambda: self._render_in_worker(job))
 
     def _render_in_worker(self, job: tuple[Any, ...]) -> None:
-        image = _render(*job)
+        # A render that a newer one superseded stops between chunks: two renders at once
+        # each took GIL turns from the GUI thread (a prune result's repaint and the fit after
+        # it started two full 168k-edge images).
+        key = job[0]
+        image = _render(*job, wanted=lambda: self._pending == key)
+        if image is None:
+            return
         try:
             self.rendered.emit(image, (job[0], job[1]))
         except RuntimeError:  # the item was deleted while we drew
@@ -240,8 +248,9 @@ def _blit(painter: QPainter, image: QImage, made_at: QTransform, now: QTransform
 
 
 def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pens: list[QPen],
-            order: list[int]) -> QImage:
-    """Draw every bucket (weakest first) into a transparent image of the view's size."""
+            order: list[int], wanted: Callable[[], bool] | None = None) -> QImage | None:
+    """Draw every bucket (weakest first) into a transparent image of the view's size; None
+    when ``wanted`` turned false between two chunks."""
     image = QImage(int(key[2]), int(key[3]), QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(0)
     painter = QPainter(image)
@@ -264,6 +273,9 @@ def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pe
             lines.ndarray()[:] = part
             painter.drawLines(*lines.drawargs())
             time.sleep(0)  # hand the GIL over now (see RENDER_CHUNK)
+            if wanted is not None and not wanted():
+                painter.end()
+                return None
     painter.end()
     return image
 

@@ -50,7 +50,9 @@ class ViewFitting:
     def _fit_rect(self, rect: tuple[float, float, float, float]) -> None:
         x0, y0, x1, y1 = rect
         h = self.vb.height() if self.vb.height() > 50 else 700.0
-        room = min(self.headroom_px(), 0.3 * h)  # type: ignore[attr-defined]
+        # up to half the height: ten logits of one position need a 10-label stack above the
+        # top row, which a 1400x900 window's canvas could not hold at 0.3
+        room = min(self.headroom_px(), 0.5 * h)  # type: ignore[attr-defined]
         extra = room * (y1 - y0) / max(h - room, 1.0)
         self.getPlotItem().setRange(  # type: ignore[attr-defined]
             xRange=(x0, x1), yRange=(y0, y1 + extra), padding=0)

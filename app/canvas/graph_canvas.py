@@ -13,24 +13,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsRectItem
 
 from ...graph.analysis.layout import Layout, default_layout
-from ...graph.analysis.view import id_mask, shares_of, visible_masks
+from ...graph.analysis.view import id_mask
 from ...graph.document import Document
 from ...graph.model import Graph, NodeKind
 from ..throttle import throttled
-from .density import DensityBox, density_mask, remember, remembered
+from .density import DensityBox, remember, remembered
+from .edge_plan import MAX_DRAWN_EDGES, EdgePlan, PlanInputs, plan_edges, same_inputs
 from .edges import (
     N_BINS,
     EdgeBatchItem,
     EdgeLayer,
-    bucket_of,
     bucket_pen,
     highlight_pen,
-    split_by_bucket,
 )
 from .fitting import ViewFitting
 from .gestures import CanvasGestures
@@ -56,8 +55,6 @@ GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
 NODE_SIZE = 9
 LOD_MIN_EDGES = 5_000
 """Below this many visible edges every edge is drawn at every zoom."""
-MAX_DRAWN_EDGES = 300_000
-"""Past this many visible edges only the strongest (by share of their target's input) are drawn."""
 PIN_COLOR = (200, 30, 120)
 SELECT_COLOR = (20, 20, 20)
 
@@ -104,6 +101,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         self.share = np.zeros(0)
         self._share_graph: Graph | None = None
         self._share_rows = np.zeros(0, np.int64)
+        self.n_edges_visible = 0
         self.edges_capped = False
         self.edges_drawn = 0
         self.hovered: int | None = None
@@ -120,6 +118,12 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         self.base_xy = np.zeros((0, 2))
         self.glyph_px = float(NODE_SIZE)
         self.placed_labels: list = []
+        # Labels are placed once per event-loop turn: opening a graph rebuilds, fits the view
+        # and then applies the first prune, and each placed every label again (~30 ms each).
+        self._labels_timer = QTimer(self)
+        self._labels_timer.setSingleShot(True)
+        self._labels_timer.setInterval(0)
+        self._labels_timer.timeout.connect(self._update_labels)
         self.tooltip = pg.TextItem(anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 235),
                                    border=pg.mkPen(120, 120, 120), color="#111111")
         self.tooltip.setZValue(400)
@@ -191,11 +195,14 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
             self._doc.graph_replaced.disconnect(self._on_graph_replaced)
             self._doc = None
 
-    def set_prune_masks(self, node_mask: np.ndarray | None, edge_mask: np.ndarray | None) -> None:
+    def set_prune_masks(self, node_mask: np.ndarray | None, edge_mask: np.ndarray | None,
+                        planned: tuple[PlanInputs, EdgePlan] | None = None) -> None:
+        """Draw what pruning kept; ``planned`` is the drawing data the prune worker made for
+        these masks (used unless the view state changed since)."""
         if self._doc is not None and node_mask is not None and len(node_mask) != self._doc.graph.n_nodes:
             return  # a result for a graph that is no longer open
         self._prune_nodes, self._prune_edges = node_mask, edge_mask
-        self.rebuild()
+        self.rebuild(planned)
         if self.hovered is not None and not self.node_visible[self.hovered]:
             self.set_hovered(None)  # its node was pruned away: no tooltip left behind
         if self._fit_pending and node_mask is not None:
@@ -227,6 +234,8 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         self.hovered = None
         self.tooltip.hide()
         self.search_hits = []
+        self._base_labels, self.placed_labels = [], []  # the previous graph's, until placed anew
+        self.labels.set_labels([], self.vb.viewRect())
         assert self._doc is not None
         self.layout_ = default_layout(self._doc.graph)
         self._fit_pending = True
@@ -295,37 +304,45 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
                 xy[graph.index_of(nid)] = (x, y)
         return xy
 
-    def rebuild(self) -> None:
-        """Recompute visible nodes and edge buckets; called when graph, layout or masks change."""
+    def plan_inputs(self) -> PlanInputs | None:
+        """What a rebuild depends on, snapshotted for :func:`plan_edges` (None: no graph)."""
         if self._doc is None or self.layout_ is None:
-            return
+            return None
         graph, state = self._doc.graph, self._doc.state
         if len(self.base_xy) != graph.n_nodes:
-            return  # the graph was just replaced; _on_graph_replaced rebuilds
-        self.xy = self.node_positions()
-        self.node_visible, self.edge_visible = visible_masks(
-            graph, hidden=state.hidden, pinned=state.pinned,
-            node_mask=self._prune_nodes, edge_mask=self._prune_edges)
-        if state.pruning and self._prune_nodes is None and graph.n_edges > MAX_DRAWN_EDGES:
-            # a raw engine graph: draw nodes only until the first prune result arrives
-            self.edge_visible = np.zeros(graph.n_edges, bool)
-        drawn = np.flatnonzero(self.edge_visible)
-        self.share = self._refill_share(graph, drawn)
-        chosen = id_mask(graph, state.selected | state.pinned
-                         | ({state.clicked} if state.clicked else set()))
-        drawn = density_mask(self.density, drawn, self.share, graph.source, graph.target, chosen)
-        self.edges_capped = drawn.size > MAX_DRAWN_EDGES
-        if self.edges_capped:  # keep the strongest; the status bar says so
-            top = np.argpartition(-np.abs(self.share[drawn]), MAX_DRAWN_EDGES)[:MAX_DRAWN_EDGES]
-            drawn = drawn[top]
-        self.edges_drawn = int(drawn.size)
-        bucket = bucket_of(self.share[drawn])
-        segs = np.concatenate([self.xy[graph.source[drawn]], self.xy[graph.target[drawn]]], axis=1)
-        order = self._bucket_order()
-        k = min(EdgeLayer.PREVIEW, drawn.size)
-        strongest = np.argpartition(-np.abs(self.share[drawn]), k - 1)[:k] if k else drawn[:0]
-        self.edge_layer.set_buckets(split_by_bucket(segs, bucket, 2 * N_BINS),
-                                    self._bucket_pens(), order, segs[strongest],
+            return None  # the graph was just replaced; _on_graph_replaced rebuilds
+        chosen = state.selected | state.pinned | ({state.clicked} if state.clicked else set())
+        return PlanInputs(
+            xy=self.node_positions(), hidden=frozenset(state.hidden),
+            pinned=frozenset(state.pinned), chosen=frozenset(chosen), density=self.density,
+            node_mask=self._prune_nodes, edge_mask=self._prune_edges,
+            # a raw engine graph: nodes only until the first prune result arrives
+            nodes_only=bool(state.pruning and self._prune_nodes is None
+                            and graph.n_edges > MAX_DRAWN_EDGES))
+
+    def rebuild(self, planned: tuple[PlanInputs, EdgePlan] | None = None) -> None:
+        """Recompute visible nodes and edge buckets; called when graph, layout or masks change.
+
+        ``planned`` is a plan made off the GUI thread with the inputs it was made for; it is
+        used when those are still what the canvas would plan for now.
+        """
+        inputs = self.plan_inputs()
+        if inputs is None:
+            return
+        graph = self._doc.graph  # type: ignore[union-attr]
+        if planned is not None and same_inputs(planned[0], inputs):
+            plan = planned[1]
+        else:
+            plan = plan_edges(graph, inputs, self.share if self._share_graph is graph else None,
+                              self._share_rows)
+        self._share_graph = graph
+        self.xy = inputs.xy
+        self.node_visible, self.edge_visible = plan.node_visible, plan.edge_visible
+        self.n_edges_visible = plan.n_edges_visible
+        self.share, self._share_rows = plan.share, plan.share_rows
+        self.edges_capped, self.edges_drawn = plan.edges_capped, plan.edges_drawn
+        self.edge_layer.set_buckets(plan.buckets, self._bucket_pens(), self._bucket_order(),
+                                    plan.preview,
                                     bucket_pen(2 * N_BINS - 1, QColor(self._theme.background)))
         kind = graph.nodes.kind
         self._update_glyph_size()
@@ -333,19 +350,6 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
             rows = np.flatnonzero(self.node_visible & (kind == k))
             item.setData(pos=self.xy[rows])
         self._update_overlays()
-
-    def _refill_share(self, graph: Graph, drawn: np.ndarray) -> np.ndarray:
-        """Each edge's share of its target's drawn input (0 for edges not drawn), refilled in
-        place: a fresh array of a raw engine graph's 6.8M edges per rebuild cost more than the
-        shares themselves."""
-        buf = self.share
-        if len(buf) != graph.n_edges or self._share_graph is not graph:
-            buf, self._share_graph = np.zeros(graph.n_edges), graph
-        else:
-            buf[self._share_rows] = 0.0
-        buf[drawn] = shares_of(graph.target, graph.weight, drawn, graph.n_nodes)
-        self._share_rows = drawn
-        return buf
 
     def _on_interacting(self, active: bool) -> None:
         """While the view moves, show the cached edge image; full quality once it rests."""
@@ -362,10 +366,16 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         hits = [h for h in self.search_hits if self.node_visible[h]]
         self._search_item.setData(pos=self.xy[hits])
         self._update_clicked()
-        self._update_labels()
+        self.labels_soon()
+
+    def labels_soon(self) -> None:
+        """Place the labels when the event being handled is done (once, however many
+        changes it made)."""
+        self._labels_timer.start()
 
     def refresh_view(self) -> None:
         """Glyph sizes, labels and edge detail for the current view, now (not throttled)."""
+        self._labels_timer.stop()
         self._update_axis()
         self._update_glyph_size()
         self._update_labels()
@@ -402,7 +412,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
     def _on_range_changed(self, *_: object) -> None:
         self._update_axis()
         self._update_glyph_size()
-        self._update_labels()
+        self.labels_soon()
         self.edge_layer.set_order(self._bucket_order())
 
     def _bucket_order(self) -> list[int]:
@@ -412,7 +422,7 @@ class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # 
         if self.layout_ is not None and self.layout_.row_labels and len(self.xy):
             rows_in_view = self.vb.viewRange()[1][1] - self.vb.viewRange()[1][0]
             zoomed_out = rows_in_view / (max(self.layout_.row_labels) + 1.2)
-            if int(self.edge_visible.sum()) > LOD_MIN_EDGES:
+            if self.n_edges_visible > LOD_MIN_EDGES:
                 skip = 2 if zoomed_out > 3.0 else 1 if zoomed_out > 1.5 else 0
         return [b for level in range(skip, N_BINS) for b in (level, N_BINS + level)]
 

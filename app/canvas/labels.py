@@ -137,6 +137,11 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, radii: np.ndarray, must
         bad = (_hits(cand[idx], placed) | _hits(cand[idx], near) | _hits(cand[idx], leaders)
                | _hits(lead[idx], placed))
         free = idx[~bad]
+        if not free.size and must[k]:
+            # a label that must show (a logit, a pin) rather covers a glyph than goes missing:
+            # on a small canvas a tall stack of logit labels runs out of room above its row
+            bad = _hits(cand[idx], placed) | _hits(cand[idx], leaders) | _hits(lead[idx], placed)
+            free = idx[~bad]
         if free.size:
             out[k] = cand[free[0]]
             placed = np.vstack([placed, out[k][None, :]])

@@ -1,5 +1,6 @@
 """``circuitdesk faithfulness GRAPH (--model DIR --transcoders DIR | --onnx FILE)
-[--thresholds 0.5,0.6,...] [--freeze attention|none|all] [--ablation zero|mean:FILE] --json``.
+[--thresholds 0.5,0.6,...] [--freeze attention|none|all] [--errors clean|respond]
+[--ablation zero|mean:FILE] --json``.
 
 Necessity and sufficiency of the pruned circuit at each node threshold, on the local model
 (models/faithfulness.py): the faithfulness curve, with each quantity's definition. No Qt here.
@@ -33,6 +34,9 @@ def register(sub: Any) -> None:
                    help="node thresholds to sweep, comma-separated (default: %(default)s)")
     p.add_argument("--edge-threshold", type=float, default=0.98)
     p.add_argument("--freeze", default="attention", metavar="attention|none|all")
+    p.add_argument("--errors", default="clean", metavar="clean|respond",
+                   help="clean (default): error nodes keep their clean values, only features "
+                        "move; respond: the model's own MLPs run and errors follow the inputs")
     p.add_argument("--ablation", default="zero", metavar="zero|mean:FILE",
                    help="ablate to zero, or to each feature's mean activation over a text file "
                         "(computed once, cached next to the model)")
@@ -71,9 +75,10 @@ def _clean(value: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     from ...models.binding import graph_input_ids
     from ...models.faithfulness import cached_means, run_faithfulness, threshold_circuits
-    from ...models.protocol import parse_freeze
+    from ...models.protocol import parse_errors, parse_freeze
 
     freeze = parse_freeze(args.freeze)
+    errors = parse_errors(args.errors)
     thresholds = parse_thresholds(args.thresholds)
     if args.ablation != "zero" and not args.ablation.startswith("mean:"):
         raise FaithfulnessArgumentError(f"--ablation {args.ablation!r}: expected zero or mean:FILE")
@@ -86,14 +91,14 @@ def run(args: argparse.Namespace) -> int:
     means = None if text is None else cached_means(
         backend, text, mean_cache_dirs(args.model, args.onnx))
     circuits = threshold_circuits(graph, thresholds, args.edge_threshold)
-    report = run_faithfulness(backend, graph, circuits, ids, freeze=freeze, means=means,
-                              batch_size=args.batch_size)
+    report = run_faithfulness(backend, graph, circuits, ids, freeze=freeze, errors=errors,
+                              means=means, batch_size=args.batch_size)
     out = {"graph": args.graph, **_clean(report.to_json())}
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0
-    print(f"target {report.target_token!r} · freeze {report.freeze} · ablation {report.ablation}"
-          f" · {report.active_features} active features")
+    print(f"target {report.target_token!r} · freeze {report.freeze} · errors {report.errors} · "
+          f"ablation {report.ablation} · {report.active_features} active features")
     print(f"clean logit {report.clean.logit:+.4f} (p={report.clean.prob:.3f}) · all ablated "
           f"{report.all_ablated.logit:+.4f} (p={report.all_ablated.prob:.3f})")
     for p in report.points:

@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -31,7 +32,7 @@ from .verify import FREEZES
 
 SCOPES = ("Kept nodes (current thresholds)", "Pinned nodes and supernodes")
 SUFFICIENCY, NECESSITY = "#1565c0", "#c62828"
-CSV_FIELDS = ("label", "threshold", "size", "necessity_removed", "sufficiency_recovered",
+CSV_FIELDS = ("label", "threshold", "errors", "size", "necessity_removed", "sufficiency_recovered",
               "predicted_direct", "predicted_total", "necessity_logit", "necessity_prob",
               "necessity_rank", "sufficiency_logit", "sufficiency_prob", "sufficiency_rank")
 
@@ -68,6 +69,12 @@ class FaithfulnessPanel(QWidget):
         self.ablation = QComboBox()
         self.ablation.addItems(["Zero ablation", "Mean over a text file…"])
         self.ablation.activated.connect(self._on_ablation)
+        self.hold_errors = QCheckBox("Hold error nodes at clean values")
+        self.hold_errors.setChecked(True)
+        self.hold_errors.setToolTip(
+            "On: every MLP output is the transcoder reconstruction of the current features plus "
+            "the clean run's error, so only features move (as in the graph). Off: the model's "
+            "own MLPs run and the errors follow the inputs. With all layers frozen both agree.")
         self.test_button = QPushButton("Test circuit")
         self.test_button.clicked.connect(self.test_circuit)
         self.thresholds = QLineEdit("0.5,0.6,0.7,0.8,0.9")
@@ -82,7 +89,8 @@ class FaithfulnessPanel(QWidget):
         self.plot.setLabel("left", "share of the clean effect")
         for side in ("bottom", "left"):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
-        self.plot.addLegend(offset=(10, 10))
+        # bottom right: both curves rise with circuit size, so that corner is usually empty
+        self.plot.addLegend(offset=(-10, -10))
         self.curves = {
             "sufficiency": self.plot.plot([], [], pen=pg.mkPen(SUFFICIENCY, width=2), symbol="o",
                                           symbolBrush=SUFFICIENCY, name="sufficiency recovered"),
@@ -96,8 +104,8 @@ class FaithfulnessPanel(QWidget):
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         controls = QHBoxLayout()
-        for w in (QLabel("Circuit"), self.scope, QLabel("Freeze"), self.freeze, self.ablation,
-                  self.test_button, QLabel("thresholds"), self.thresholds, self.sweep_button,
+        for w in (QLabel("Circuit"), self.scope, QLabel("Freeze"), self.freeze, self.hold_errors,
+                  self.ablation, self.test_button, QLabel("thresholds"), self.thresholds, self.sweep_button,
                   self.cancel_button):
             controls.addWidget(w)
         exports = export_buttons(self)
@@ -172,6 +180,7 @@ class FaithfulnessPanel(QWidget):
             self.summary.setText("Nothing to test: the circuit has no feature nodes.")
             return
         graph, freeze = host.doc.graph, FREEZES[self.freeze.currentIndex()][1]
+        errors = self.errors_mode()
         edge_threshold = host.doc.state.edge_threshold
         edge_mask = None if host.prune_result is None else host.prune_result.edge_mask
         mean_file = self.mean_file if self.ablation.currentIndex() == 1 else None
@@ -189,7 +198,8 @@ class FaithfulnessPanel(QWidget):
             dirs = mean_cache_dirs(host.bound_model_dir, None)
             means = None if mean_file is None else cached_means(backend, mean_file, dirs,
                                                                 cancel=cancel)
-            return run_faithfulness(backend, graph, chosen, ids, freeze=freeze, means=means,
+            return run_faithfulness(backend, graph, chosen, ids, freeze=freeze, errors=errors,
+                                    means=means,
                                     edge_mask=None if sweep else edge_mask, on_point=partial,
                                     progress=progress, cancel=cancel)
 
@@ -257,7 +267,8 @@ class FaithfulnessPanel(QWidget):
             return "Test the kept circuit, or sweep the node threshold for the curve."
         lines = []
         if r is not None:
-            lines.append(f"target <b>{r.target_token}</b> · freeze {r.freeze} · {r.ablation} "
+            lines.append(f"target <b>{r.target_token}</b> · freeze {r.freeze} · errors {r.errors}"
+                         f" · {r.ablation} "
                          f"ablation · {r.active_features} active features<br>clean logit "
                          f"{r.clean.logit:+.3f} (p={r.clean.prob:.3f}, rank {r.clean.rank}) · all "
                          f"ablated {r.all_ablated.logit:+.3f} (p={r.all_ablated.prob:.3f}, rank "
@@ -276,24 +287,39 @@ class FaithfulnessPanel(QWidget):
 
     # ------------------------------------------------------------------ saving
 
-    def results_json(self) -> dict[str, Any] | None:
-        return None if self.report is None else self.report.to_json()
+    def errors_mode(self) -> str:
+        """``clean`` when error nodes are held at their clean values, else ``respond``."""
+        return "clean" if self.hold_errors.isChecked() else "respond"
+
+    def results_json(self) -> dict[str, Any]:
+        """The report (when there is one) and the panel's settings, for the session."""
+        out = {} if self.report is None else self.report.to_json()
+        return {**out, "settings": {"errors": self.errors_mode()}}
 
     def restore(self, saved: dict[str, Any] | None) -> None:
-        """Show a curve saved with a session (no model needed); ignore one that is malformed."""
+        """Show a curve and settings saved with a session (no model needed); ignore what is
+        malformed."""
         from ...models.faithfulness import FaithfulnessReport
 
         self.report, self.points = None, []
-        if isinstance(saved, dict):
+        if isinstance(saved, dict) and "target_token" in saved:
             try:
                 self.report = FaithfulnessReport.from_json(saved)
                 self.points = list(self.report.points)
             except (TypeError, KeyError, ValueError):
                 self.report = None
+        # The saved checkbox, else the saved report's mode; neither: keep the user's choice.
+        settings = saved.get("settings") if isinstance(saved, dict) else None
+        errors = settings.get("errors") if isinstance(settings, dict) else None
+        if errors not in ("clean", "respond") and self.report is not None:
+            errors = self.report.errors
+        if errors in ("clean", "respond"):
+            self.hold_errors.setChecked(errors == "clean")
         self._redraw()
 
     def _rows(self) -> list[dict[str, Any]]:
-        return [{"label": p.label, "threshold": p.threshold, "size": p.size,
+        errors = getattr(self.report, "errors", self.errors_mode())
+        return [{"label": p.label, "threshold": p.threshold, "errors": errors, "size": p.size,
                  "necessity_removed": p.necessity_removed,
                  "sufficiency_recovered": p.sufficiency_recovered,
                  "predicted_direct": p.predicted_direct, "predicted_total": p.predicted_total,
@@ -308,7 +334,7 @@ class FaithfulnessPanel(QWidget):
     def export_json(self, path: str | None = None) -> None:
         path = save_path(self, "Export curve", "JSON (*.json)", path)
         if path:
-            write_json(path, self.results_json() or {})
+            write_json(path, self.results_json())
 
     def export_svg(self, path: str | None = None) -> None:
         path = save_path(self, "Export curve", "SVG (*.svg)", path)

@@ -38,22 +38,55 @@ class Prediction:
 
 
 @dataclass(frozen=True)
-class Paths:
-    """The graph's edges prepared for path sums: one topological order and each target's
-    incoming edges (see :func:`paths_of`); shared by every prediction on the same edges."""
+class Level:
+    """Nodes of one topological level that have incoming edges, with those edges grouped by
+    target: ``targets[i]``'s edges are ``sources[starts[i]:starts[i + 1]]``."""
 
-    order: np.ndarray | None
+    targets: np.ndarray
+    sources: np.ndarray
+    weights: np.ndarray
+    starts: np.ndarray
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The graph's edges prepared for path sums: levels of a topological order, each with its
+    targets' incoming edges (see :func:`paths_of`); shared by every prediction on the same
+    edges."""
+
+    levels: tuple[Level, ...] | None
     """None when the edges have a cycle (no defined path sum)."""
-    incoming: dict[int, tuple[np.ndarray, np.ndarray]]
 
 
 def paths_of(graph: Graph, edge_mask: np.ndarray | None = None) -> Paths:
-    """Prepare the edges in ``edge_mask`` (default: all) once for many :func:`predict` calls."""
+    """Prepare the edges in ``edge_mask`` (default: all) once for many :func:`predict` calls.
+
+    All edges are prepared once per graph (kept in ``graph.memo``, as a sweep or a verify
+    run asks again each time); a mask, which changes with every pruning, is not kept.
+    """
+    if edge_mask is None:
+        paths: Paths = graph.memo("verify_paths", lambda: _paths(graph, None))
+        return paths
+    return _paths(graph, edge_mask)
+
+
+def _paths(graph: Graph, edge_mask: np.ndarray | None) -> Paths:
     keep = np.ones(graph.n_edges, bool) if edge_mask is None else np.asarray(edge_mask, bool)
     src, dst = graph.source[keep], graph.target[keep]
-    order = _topological(graph.n_nodes, src, dst)
+    level = _levels(graph.n_nodes, src, dst)
+    if level is None:
+        return Paths(None)
     w = graph.weight.astype(np.float64)[keep]
-    return Paths(order, _by_target(graph.n_nodes, src, dst, w) if order is not None else {})
+    order = np.lexsort((dst, level[dst]))  # by target level, then target; stable within
+    s, d, ww = src[order], dst[order], w[order]
+    lv = level[d]
+    out = []
+    for value in np.unique(lv):
+        a, b = np.searchsorted(lv, [value, value + 1])
+        dd = d[a:b]
+        starts = np.flatnonzero(np.r_[True, dd[1:] != dd[:-1]])
+        out.append(Level(dd[starts], s[a:b], ww[a:b], starts))
+    return Paths(tuple(out))
 
 
 def predict(graph: Graph, sources: Sequence[int], fraction: float | np.ndarray = -1.0,
@@ -65,64 +98,60 @@ def predict(graph: Graph, sources: Sequence[int], fraction: float | np.ndarray =
     effect only the edges in ``edge_mask`` (default: all), i.e. the paths of the current pruned
     graph. Pass ``paths`` (from :func:`paths_of` on the same mask) when predicting many times.
     """
-    n = graph.n_nodes
-    x = np.zeros(n)  # fractional change of each node's activation
-    fixed = np.zeros(n, bool)
-    x[list(sources)] = fraction
-    fixed[list(sources)] = True
-    all_w = graph.weight.astype(np.float64)
-    direct = np.bincount(graph.target, weights=all_w * x[graph.source], minlength=n)
-    kind = graph.nodes.kind
+    return predict_many(graph, [sources], [fraction], paths or paths_of(graph, edge_mask))[0]
+
+
+def predict_many(graph: Graph, sources: Sequence[Sequence[int] | np.ndarray],
+                 fractions: Sequence[float | np.ndarray], paths: Paths) -> list[Prediction]:
+    """:func:`predict` for several independent source sets at once (one pass over the
+    levels, every set a column), e.g. the circuits of a faithfulness sweep."""
+    n, c = graph.n_nodes, len(sources)
+    x = np.zeros((n, c))  # fractional change of each node's activation, per set
+    fixed = np.zeros((n, c), bool)
+    for j, (rows, fraction) in enumerate(zip(sources, fractions)):
+        x[list(rows), j] = fraction
+        fixed[list(rows), j] = True
+    # Direct effects come only from edges out of a source: a few hundred of the graph's edges.
+    out = np.any(fixed, axis=1)[graph.source]
+    src, dst = graph.source[out], graph.target[out]
+    w = graph.weight[out].astype(np.float64)
+    direct = [np.bincount(dst, weights=w * x[src, j], minlength=n) for j in range(c)]
+    if paths.levels is None:  # cycles: no defined path sum
+        return [Prediction(d, np.full(n, np.nan)) for d in direct]
     act = graph.nodes.activation.astype(np.float64)
-    passes = (kind == NodeKind.FEATURE) & ~fixed  # nodes that pass a change on
-    paths = paths or paths_of(graph, edge_mask)
-    if paths.order is None:  # cycles: no defined path sum
-        return Prediction(direct, np.full(n, np.nan))
-    total = np.zeros(n)
-    unknown = np.zeros(n, bool)
-    for t in paths.order:
-        rows = paths.incoming.get(int(t))
-        if rows is None:
-            continue
-        s_idx, weights = rows
-        total[t] = float(np.dot(weights, x[s_idx]))
-        unknown[t] = bool(unknown[s_idx].any())
-        if passes[t] and total[t] != 0.0:
-            if np.isfinite(act[t]) and act[t] != 0.0:
-                x[t] = total[t] / act[t]
-            else:
-                unknown[t] = True
+    usable = np.isfinite(act) & (act != 0.0)
+    safe = np.where(usable, act, 1.0)
+    passes = (graph.nodes.kind == NodeKind.FEATURE)[:, None] & ~fixed  # pass a change on
+    total = np.zeros((n, c))
+    unknown = np.zeros((n, c), bool)
+    for lv in paths.levels:
+        t = lv.targets
+        total[t] = np.add.reduceat(lv.weights[:, None] * x[lv.sources], lv.starts, axis=0)
+        unknown[t] = np.logical_or.reduceat(unknown[lv.sources], lv.starts, axis=0)
+        moved = passes[t] & (total[t] != 0.0)
+        x[t] = np.where(moved & usable[t, None], total[t] / safe[t, None], x[t])
+        unknown[t] |= moved & ~usable[t, None]
     total[unknown] = np.nan
-    return Prediction(direct, total)
+    return [Prediction(direct[j], total[:, j]) for j in range(c)]
 
 
-def _by_target(n: int, src: np.ndarray, dst: np.ndarray, w: np.ndarray
-               ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    order = np.argsort(dst, kind="stable")
-    d, s, ww = dst[order], src[order], w[order]
-    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]]) if d.size else np.zeros(0, int)
-    ends = np.r_[starts[1:], d.size]
-    return {int(d[a]): (s[a:b], ww[a:b]) for a, b in zip(starts, ends)}
-
-
-def _topological(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
-    """Kahn's order of the nodes; None when the edges have a cycle (self-loops included)."""
+def _levels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    """Each node's level in Kahn's order (sources 0; a node comes after all its inputs),
+    one vectorised step per level; None when the edges have a cycle (self-loops included)."""
     indeg = np.bincount(dst, minlength=n)
-    out_order = np.argsort(src, kind="stable")
-    s_sorted, d_sorted = src[out_order], dst[out_order]
-    starts = np.searchsorted(s_sorted, np.arange(n))
-    ends = np.searchsorted(s_sorted, np.arange(n), side="right")
-    queue = [int(i) for i in np.flatnonzero(indeg == 0)]
-    out: list[int] = []
-    indeg = indeg.copy()
-    while queue:
-        u = int(queue.pop())
-        out.append(u)
-        targets = d_sorted[starts[u]:ends[u]]
-        if targets.size:
-            np.subtract.at(indeg, targets, 1)
-            queue.extend(int(t) for t in np.unique(targets) if indeg[t] == 0)
-    return np.array(out) if len(out) == n else None
+    level = np.full(n, -1, dtype=np.int64)
+    frontier = np.flatnonzero(indeg == 0)
+    depth = 0
+    while frontier.size:
+        level[frontier] = depth
+        out = np.zeros(n, bool)
+        out[frontier] = True
+        hit = dst[out[src]]  # targets of the frontier's edges, once per edge
+        indeg = indeg - np.bincount(hit, minlength=n)
+        hit = np.unique(hit)
+        frontier = hit[indeg[hit] == 0]
+        depth += 1
+    return level if (level >= 0).all() else None
 
 
 def verdict(predicted: float, observed: float, tolerance: float = NOISE) -> str:

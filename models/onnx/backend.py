@@ -19,20 +19,24 @@ import numpy.typing as npt
 
 from ...graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ...graph.io.dense import DenseGraphData
-from ..backend_base import BackendBase
+from ..backend_base import BackendBase, Table
 from ..protocol import (
+    ErrorsSpec,
     FreezeSpec,
-    Intervention,
     InterventionError,
     InterventionResult,
+    InterventionSet,
     ModelLoadError,
     PromptOrIds,
+    parse_errors,
 )
 
-FORMAT = "circuitdesk-replacement-onnx/3"  # same string as onnx_export.FORMAT (no torch import)
-# /2 files lack the logit_pos and pattern_rows inputs: they still run, without those savings.
-FORMATS = (FORMAT, "circuitdesk-replacement-onnx/2")
+FORMAT = "circuitdesk-replacement-onnx/4"  # same string as onnx_export.FORMAT (no torch import)
+# /3 files lack errors_clean and clean_errors: they run with errors="respond" and refuse
+# "clean". /2 files also lack logit_pos and pattern_rows: they still run, without those savings.
+FORMATS = (FORMAT, "circuitdesk-replacement-onnx/3", "circuitdesk-replacement-onnx/2")
 _Clean = dict[str, npt.NDArray[np.float32]]
+_CLEAN_INPUTS = ("clean_patterns", "clean_ins", "clean_outs", "clean_scales", "clean_errors")
 
 
 def _tokenizer_file(path: Path) -> Path:
@@ -60,6 +64,9 @@ class OnnxBackend(BackendBase):
         except (KeyError, ValueError, TypeError) as exc:
             raise ModelLoadError(path, f"bad circuitdesk metadata ({exc!r})") from None
         self._shapes = {i.name: i.shape for i in session.get_inputs()}
+        self._format = meta.get("format", "?")
+        self.holds_errors = "clean_errors" in self._shapes
+        """Whether this file can hold error nodes at clean values (format /4 on)."""
         self._clean_key: tuple[int, ...] | None = None
         self._clean: _Clean | None = None
 
@@ -119,27 +126,28 @@ class OnnxBackend(BackendBase):
             cons[:] = True
         return freeze != "none", freeze == "all", cons
 
-    def _feeds(self, ids: list[int], rows: Sequence[Sequence[Intervention]],
+    def _feeds(self, ids: list[int], tables: Sequence[Table],
                flags: tuple[bool, bool, npt.NDArray[np.bool_]], apply: bool,
-               clean: _Clean | None, activations: bool = False,
+               clean: _Clean | None, errors_clean: bool = False, activations: bool = False,
                last_only: bool = False) -> dict[str, Any]:
-        n, b = len(ids), len(rows)
-        # A later duplicate of (layer, pos, feature) wins, as in the engine.
-        dedup = [list({(iv.layer, iv.pos, iv.feature): iv for iv in r}.values()) for r in rows]
-        k = max(1, max((len(r) for r in dedup), default=0))
-        table = np.zeros((4, b, k), dtype=np.float64)
-        table[0] = -1  # padding rows name no layer
-        for i, r in enumerate(dedup):
-            for j, iv in enumerate(r):
-                table[:, i, j] = iv.layer, iv.pos, iv.feature, iv.value
+        n, b = len(ids), len(tables)
+        sizes = np.array([len(t) for t in tables], dtype=np.int64)
+        k = max(1, int(sizes.max(initial=0)))
+        table = np.zeros((b, k, 4), dtype=np.float64)
+        table[..., 0] = -1  # padding rows name no layer
+        if sizes.sum():  # one vectorised fill, no per-entry Python (sweeps send thousands)
+            rows = np.repeat(np.arange(b), sizes)
+            cols = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            table[rows, cols] = np.concatenate([t for t in tables if len(t)])
         id_arr = np.tile(np.asarray(ids, dtype=np.int64), (b, 1))
         feeds: dict[str, Any] = {
             "input_ids": id_arr, "attention_mask": np.ones_like(id_arr),
-            "iv_layer": table[0].astype(np.int64), "iv_pos": table[1].astype(np.int64),
-            "iv_feature": table[2].astype(np.int64), "iv_value": table[3].astype(np.float32),
+            "iv_layer": table[..., 0].astype(np.int64), "iv_pos": table[..., 1].astype(np.int64),
+            "iv_feature": table[..., 2].astype(np.int64),
+            "iv_value": table[..., 3].astype(np.float32),
             "freeze_patterns": np.array(flags[0]), "freeze_scales": np.array(flags[1]),
             "constrained": flags[2], "apply_activation": np.array(apply),
-            # Full activations cost most of a sweep; without them, row 0 only (cheap).
+            # Returning full activations costs output copies; without them, row 0 only.
             "act_rows": np.arange(b if activations else 1, dtype=np.int64),
         }
         if "logit_pos" in self._shapes:  # absent from /2 files
@@ -147,7 +155,11 @@ class OnnxBackend(BackendBase):
         if "pattern_rows" in self._shapes:
             # Frozen patterns are the clean ones in every row: compute row 0's only.
             feeds["pattern_rows"] = np.arange(1 if flags[0] else b, dtype=np.int64)
-        for name in ("clean_patterns", "clean_ins", "clean_outs", "clean_scales"):
+        if self.holds_errors:  # absent before /4
+            feeds["errors_clean"] = np.array(errors_clean)
+        for name in _CLEAN_INPUTS:
+            if name not in self._shapes:
+                continue
             if clean is not None:
                 feeds[name] = clean[name]
             else:  # nothing frozen: any finite values do (zeros)
@@ -162,45 +174,63 @@ class OnnxBackend(BackendBase):
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InterventionError(f"{self.path.name}: onnxruntime failed: {first}") from None
 
+    @property
+    def _records(self) -> list[str]:
+        """The row-0 recordings a clean run keeps (``rec_errors`` from /4 on)."""
+        return [n.replace("clean_", "rec_") for n in _CLEAN_INPUTS if n in self._shapes]
+
+    def _keep_clean(self, ids: list[int], got: Sequence[Any]) -> None:
+        self._clean = {n.replace("rec_", "clean_"): v for n, v in zip(self._records, got)}
+        self._clean_key = tuple(ids)
+
     def _clean_run(self, ids: list[int]) -> _Clean:
-        key = tuple(ids)
-        if self._clean is None or self._clean_key != key:
+        if self._clean is None or self._clean_key != tuple(ids):
             off = (False, False, np.zeros(self._n_layers, dtype=bool))
-            names = ["rec_patterns", "rec_ins", "rec_outs", "rec_scales"]
-            got = self._run(self._feeds(ids, [[]], off, True, None), names)
-            self._clean = {n.replace("rec_", "clean_"): v for n, v in zip(names, got)}
-            self._clean_key = key
+            self._keep_clean(ids, self._run(self._feeds(ids, [np.zeros((0, 4))], off, True, None),
+                                            self._records))
+        assert self._clean is not None
         return self._clean
 
-    def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[Sequence[Intervention]], *,
-                        freeze: FreezeSpec = "attention", return_activations: bool = False,
-                        apply_activation_function: bool = True, batch_size: int = 64,
-                        last_position_only: bool = False, progress: Progress = no_progress,
-                        cancel: CancelToken = NEVER) -> list[InterventionResult]:
-        """Independent intervention lists on one prompt, ``batch_size`` rows per run.
+    def _errors_clean(self, errors: ErrorsSpec, constrained: npt.NDArray[np.bool_]) -> bool:
+        """Whether errors are held; a file from before /4 refuses ``clean`` (one line)."""
+        if parse_errors(errors) == "respond":
+            return False
+        if not self.holds_errors:
+            raise ModelLoadError(self.path, f"written as {self._format}, which cannot hold error "
+                                 "nodes at clean values; re-export it with circuitdesk "
+                                 "export-onnx (or choose errors respond)")
+        return not constrained.any()  # constrained layers keep clean outputs in both modes
 
-        ``last_position_only=True`` (this backend only) gives each result ``logits`` of shape
-        ``[1, vocab]``: the last position's row, all that a caller reading ``logits[-1]``
-        needs, and the unembedding then runs on that position alone.
-        """
+    def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[InterventionSet], *,
+                        freeze: FreezeSpec = "attention", errors: ErrorsSpec = "respond",
+                        return_activations: bool = False, apply_activation_function: bool = True,
+                        batch_size: int = 64, last_position_only: bool = False,
+                        progress: Progress = no_progress,
+                        cancel: CancelToken = NEVER) -> list[InterventionResult]:
+        """Independent intervention lists on one prompt, ``batch_size`` rows per run."""
         ids = self.tokenize(prompt)
         flags = self._freeze(freeze)
-        items = [[Intervention(*iv) for iv in ivs] for ivs in batch]
-        for ivs in items:
-            self._check(ivs, len(ids))
-        frozen = flags[0] or flags[1] or bool(flags[2].any())
-        if not (frozen and any(items)):  # freezing applies only when something is patched
-            flags = (False, False, np.zeros(self._n_layers, dtype=bool))
-        clean = self._clean_run(ids) if flags[0] or flags[2].any() else None
+        held = self._errors_clean(errors, flags[2])
+        items = self._tables(batch, len(ids))
+        patched = any(len(t) for t in items)
+        frozen = flags[0] or flags[1] or bool(flags[2].any()) or held
+        if not (frozen and patched):  # freezing applies only when something is patched
+            flags, held = (False, False, np.zeros(self._n_layers, dtype=bool)), False
+        clean = self._clean_run(ids) if flags[0] or flags[2].any() or held else None
+        # A plain run of new ids also keeps its recordings: the next patched batch needs them.
+        keep = not patched and self._clean_key != tuple(ids) and len(items) > 0
         outputs = ["logits", "activations"] if return_activations else ["logits"]
         results: list[InterventionResult] = []
         step = max(1, batch_size)
         for start in range(0, len(items), step):
             cancel.check()
             chunk = items[start:start + step]
-            feeds = self._feeds(ids, chunk, flags, apply_activation_function, clean,
+            feeds = self._feeds(ids, chunk, flags, apply_activation_function, clean, held,
                                 return_activations, last_position_only)
-            got = self._run(feeds, outputs)
+            got = self._run(feeds, outputs + (self._records if keep else []))
+            if keep:
+                self._keep_clean(ids, got[len(outputs):])
+                keep = False
             if last_position_only and got[0].shape[1] != 1:  # a /2 file returns every position
                 got[0] = got[0][:, -1:]
             results += self._results(got[0][:len(chunk)],

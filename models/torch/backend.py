@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ...graph.cancel import NEVER, CancelToken, Progress, no_progress
@@ -22,12 +23,14 @@ from ..devices import (
     supported_dtypes,
 )
 from ..protocol import (
+    ErrorsSpec,
     FreezeSpec,
-    Intervention,
     InterventionError,
     InterventionResult,
+    InterventionSet,
     ModelLoadError,
     PromptOrIds,
+    parse_errors,
 )
 from .attribution import trace_graph
 from .hf_loading import load_hf_model, resolve_model_dir, resolve_transcoders_dir
@@ -156,37 +159,41 @@ class TorchBackend(BackendBase):
             return True, range(a, b + 1)
         raise InterventionError(f"freeze mode {freeze!r}: expected attention, none, all or (a, b)")
 
-    def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[Sequence[Intervention]], *,
-                        freeze: FreezeSpec = "attention", return_activations: bool = False,
-                        apply_activation_function: bool = True, batch_size: int = 64,
+    def intervene_batch(self, prompt: PromptOrIds, batch: Sequence[InterventionSet], *,
+                        freeze: FreezeSpec = "attention", errors: ErrorsSpec = "respond",
+                        return_activations: bool = False, apply_activation_function: bool = True,
+                        batch_size: int = 64, last_position_only: bool = False,
                         progress: Progress = no_progress,
                         cancel: CancelToken = NEVER) -> list[InterventionResult]:
         """Independent intervention lists on one prompt, ``batch_size`` rows per forward pass."""
         ids = self.tokenize(prompt)
         freeze_patterns, constrained = self._freeze(freeze)
-        items = [[Intervention(*iv) for iv in ivs] for ivs in batch]
-        for ivs in items:
-            self._check(ivs, len(ids))
-        wants_freeze = (freeze_patterns or constrained is not None) and any(items)
+        errors_clean = parse_errors(errors) == "clean" and constrained is None
+        items = self._tables(batch, len(ids))
+        wants_freeze = (freeze_patterns or constrained is not None or errors_clean) and any(
+            len(t) for t in items)
         key = tuple(ids)
         clean = self._clean if wants_freeze and self._clean_key == key else None
         t = torch.tensor([ids], device=self.rm.device)
         results: list[InterventionResult] = []
         for start in range(0, len(items), max(1, batch_size)):
             cancel.check()
-            chunk: list[list[Intervention]] = items[start:start + batch_size]
+            chunk = items[start:start + batch_size]
             # No clean run of these ids yet: make batch row 0 the clean run (see PatchRun).
             live = wants_freeze and clean is None
             if live:
-                clean, chunk = RecordRun(), [[], *chunk]
+                clean, chunk = RecordRun(), [np.zeros((0, 4)), *chunk]
             run = PatchRun(self.rm, chunk, clean, freeze_patterns=freeze_patterns,
                            constrained=constrained, return_activations=return_activations,
-                           apply_activation=apply_activation_function, live=live)
+                           apply_activation=apply_activation_function,
+                           errors_clean=errors_clean, live=live)
             with torch.inference_mode():
                 hidden = self.rm.forward(t.expand(len(chunk), -1), run, logits=False)
                 # The clean row's logits are never returned: the head (a quarter of a 1B
                 # model's weights, and its widest matmul) runs on the patched rows only.
-                logits = self.rm.unembed(hidden[1:] if live else hidden).float().cpu().numpy()
+                hidden = hidden[1:] if live else hidden
+                hidden = hidden[:, -1:] if last_position_only else hidden
+                logits = self.rm.unembed(hidden).float().cpu().numpy()
             acts = (torch.stack([run.acts[l] for l in range(self.n_layers)], dim=1)
                     .float().cpu().numpy() if return_activations else None)
             if live:

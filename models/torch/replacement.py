@@ -193,12 +193,15 @@ class ReplacementModel:
         self.run = None
 
     # ------------------------------------------------------------------ running
-    def forward(self, ids: torch.Tensor, run: Run | None, *, logits: bool = True) -> torch.Tensor:
-        """Run ``ids [B, n]`` under ``run``; returns logits ``[B, n, V]`` or the final hidden."""
+    def forward(self, ids: torch.Tensor, run: Run | None, *, logits: bool = True,
+                last_only: bool = False) -> torch.Tensor:
+        """Run ``ids [B, n]`` under ``run``; returns logits ``[B, n, V]`` (``[B, 1, V]`` with
+        ``last_only``) or the final hidden."""
         self.run = run
         try:
             if logits:
-                return self.hf(input_ids=ids, use_cache=False).logits
+                return self.hf(input_ids=ids, use_cache=False,
+                               logits_to_keep=1 if last_only else 0).logits
             return self.hf.base_model(input_ids=ids, use_cache=False).last_hidden_state
         finally:
             self.run = None
