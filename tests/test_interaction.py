@@ -72,7 +72,8 @@ def test_hover_shows_tooltip(qtbot, window: MainWindow) -> None:
     assert window.canvas.tooltip.isVisible()
     text = window.canvas.tooltip.textItem.toPlainText()
     graph = window.doc.graph
-    assert graph.nodes.label[row] in text and f"layer {int(graph.nodes.layer[row])}" in text
+    label = " ".join(graph.nodes.label[row].split())  # shown with its whitespace normalised
+    assert label in text and f"layer {int(graph.nodes.layer[row])}" in text
     assert "activation" in text and "influence" in text
 
 
