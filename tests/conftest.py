@@ -52,3 +52,14 @@ def _app_look_restored(request: pytest.FixtureRequest):
     if app.style().name() != style:
         app.setStyle(style)
     app.setPalette(palette)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A shown 1400x900 main window (the size it opens at) with its settings in ``tmp_path``;
+    modules that need another window define their own ``window``."""
+    from .gui_util import make_window
+
+    w = make_window(qtbot, tmp_path, (1400, 900))
+    yield w
+    w.close()

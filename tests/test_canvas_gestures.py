@@ -3,7 +3,6 @@ hover highlights the node's edges, the edge density is remembered per file."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,17 +17,10 @@ from circuitdesk.graph import document as cmd  # noqa: E402
 from circuitdesk.graph.model import NodeKind  # noqa: E402
 
 from .conftest import FIXTURES  # noqa: E402
-from .gui_util import make_window, open_graph  # noqa: E402
+from .gui_util import open_graph  # noqa: E402
 from .test_interaction import _isolated  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path):
-    w = make_window(qtbot, tmp_path, (1400, 900))
-    yield w
-    w.close()
 
 
 def _send(widget, kind: QEvent.Type, pos: QPoint, buttons, mods) -> None:

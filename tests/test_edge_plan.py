@@ -4,7 +4,6 @@ view state changed meanwhile (issue 15: no GUI-thread stall when a prune result 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,16 +15,9 @@ from circuitdesk.app.window import MainWindow  # noqa: E402
 from circuitdesk.graph import document as cmd  # noqa: E402
 
 from .conftest import FIXTURES  # noqa: E402
-from .gui_util import make_window, open_graph  # noqa: E402
+from .gui_util import open_graph  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path):
-    w = make_window(qtbot, tmp_path, (1400, 900))
-    yield w
-    w.close()
 
 
 def _prune_to(qtbot, window: MainWindow, node_threshold: float) -> None:

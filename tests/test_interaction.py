@@ -18,16 +18,9 @@ from circuitdesk.graph.io.session import state_from_qparams  # noqa: E402
 from circuitdesk.graph.io.load import load_graph  # noqa: E402
 
 from .conftest import FIXTURES  # noqa: E402
-from .gui_util import make_window, open_graph  # noqa: E402
+from .gui_util import open_graph  # noqa: E402
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path):
-    w = make_window(qtbot, tmp_path, (1400, 900))
-    yield w
-    w.close()
 
 
 def _feature_rows(window: MainWindow) -> np.ndarray:
