@@ -43,8 +43,13 @@ def intervention_table(ivs: InterventionSet) -> Table:
 class BackendBase:
     """Mixin: needs ``n_layers``, ``d_transcoder``, ``token_strings`` and ``intervene_batch``."""
 
-    n_layers: int
-    d_transcoder: int
+    @property
+    def n_layers(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def d_transcoder(self) -> int:
+        raise NotImplementedError
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         raise NotImplementedError

@@ -312,7 +312,7 @@ def cached_means(backend: ReplacementBackend, text_path: str | Path, cache_dirs:
     name = f"circuitdesk-means-{key}.npy"
     for folder in cache_dirs:
         if (folder / name).is_file():
-            means = np.load(folder / name, allow_pickle=False)
+            means: np.ndarray = np.load(folder / name, allow_pickle=False)
             if means.shape == (backend.n_layers, backend.d_transcoder):
                 return means
     means = mean_activations(backend, data.decode("utf-8", errors="replace"), progress=progress,

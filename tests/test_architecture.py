@@ -100,15 +100,17 @@ sys.exit(int(code))
     assert "PySide6 imported: False" in result.stdout
 
 
-def test_graph_package_passes_strict_mypy(tmp_path: Path) -> None:
+def test_graph_and_models_pass_strict_mypy(tmp_path: Path) -> None:
     pytest.importorskip("mypy")
     pkg = tmp_path / "circuitdesk"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "graph").symlink_to(ROOT / "graph", target_is_directory=True)
+    for part in ("graph", "models"):
+        (pkg / part).symlink_to(ROOT / part, target_is_directory=True)
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
-         "--cache-dir", str(tmp_path / ".mypy_cache"), "-p", "circuitdesk.graph"],
+         "--cache-dir", str(tmp_path / ".mypy_cache"), "-p", "circuitdesk.graph",
+         "-p", "circuitdesk.models"],
         capture_output=True, text=True, cwd=tmp_path, timeout=600,
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout[-3000:]

@@ -47,7 +47,7 @@ def rows_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor,
         mask = attention_mask[:, :, :, : k.shape[-2]]
         w = w + (mask.index_select(0, rows) if mask.shape[0] != 1 else mask)
     w = nn.functional.softmax(w, dim=-1, dtype=torch.float32).to(query.dtype)
-    w = run.on_pattern(module.layer_idx, w)  # type: ignore[arg-type]
+    w = run.on_pattern(module.layer_idx, w)
     return torch.matmul(w, v).transpose(1, 2).contiguous(), w
 
 
@@ -66,7 +66,7 @@ def rotary_rows_first(rm: ReplacementModel) -> Iterator[None]:
 
         def rows_first(q: torch.Tensor, k: torch.Tensor, *args: Any, _rotate: Any = rotate,
                        **kw: Any) -> Any:
-            run = rm.run
+            run: Any = rm.run  # the export's _GraphRun while exporting
             if not hasattr(run, "rows_taken"):  # not an export run
                 return _rotate(q, k, *args, **kw)
             run.rows_taken = True
@@ -74,7 +74,7 @@ def rotary_rows_first(rm: ReplacementModel) -> Iterator[None]:
             return _rotate(q.index_select(0, rows), k.index_select(0, rows), *args, **kw)
 
         saved.append((mod, rotate))
-        mod.apply_rotary_pos_emb = rows_first
+        setattr(mod, "apply_rotary_pos_emb", rows_first)  # noqa: B010 - any HF modeling module
     try:
         yield
     finally:

@@ -50,7 +50,7 @@ _ENGINE_NAMES: dict[type, tuple[str, str]] = {
 }
 
 
-class _Pickler(pickle._Pickler):  # type: ignore[misc]
+class _Pickler(pickle._Pickler):
     """The pure-Python pickler, writing our stand-ins as the engine's globals."""
 
     def save_global(self, obj: Any, name: str | None = None) -> None:

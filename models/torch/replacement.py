@@ -199,10 +199,13 @@ class ReplacementModel:
         ``last_only``) or the final hidden."""
         self.run = run
         try:
+            out: torch.Tensor
             if logits:
-                return self.hf(input_ids=ids, use_cache=False,
-                               logits_to_keep=1 if last_only else 0).logits
-            return self.hf.base_model(input_ids=ids, use_cache=False).last_hidden_state
+                out = self.hf(input_ids=ids, use_cache=False,
+                              logits_to_keep=1 if last_only else 0).logits
+            else:
+                out = self.hf.base_model(input_ids=ids, use_cache=False).last_hidden_state
+            return out
         finally:
             self.run = None
 
@@ -216,12 +219,14 @@ class ReplacementModel:
     @property
     def w_u(self) -> torch.Tensor:
         """Unembedding ``[V, d]``."""
-        return self.hf.get_output_embeddings().weight
+        w: torch.Tensor = self.hf.get_output_embeddings().weight
+        return w
 
     @property
     def w_e(self) -> torch.Tensor:
         """Embedding ``[V, d]`` (before any model-specific scaling)."""
-        return self.hf.get_input_embeddings().weight
+        w: torch.Tensor = self.hf.get_input_embeddings().weight
+        return w
 
 
 def _call(ref: weakref.ref[ReplacementModel], name: str, *args: Any) -> Any:
