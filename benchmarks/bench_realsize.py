@@ -149,7 +149,9 @@ def measure_circuitdesk(work: Path, dtype: str, k: int, spawned: float) -> dict[
     b._clean = None
     rss_loaded = _hwm()
     rm, tc = b.rm, b.rm.tc
-    model_bytes = sum(p.numel() * p.element_size() for p in rm.hf.parameters())
+    # Weights kept in the file's dtype are buffers named "stored" (models/torch/stored_weights).
+    weights = [*rm.hf.parameters(), *(t for n, t in rm.hf.named_buffers() if n.endswith("stored"))]
+    model_bytes = sum(p.numel() * p.element_size() for p in weights)
     enc_bytes = sum(t.numel() * t.element_size() for t in (tc.w_enc, tc.b_enc, tc.threshold,
                                                            tc.b_dec, tc.w_skip) if t is not None)
     reset = _reset_hwm()

@@ -309,7 +309,7 @@ def _metadata(backend: Any, rm: ReplacementModel, layout: _Layout, tok_name: str
         "format": FORMAT, "model_name": model_name or backend.model_name, "scan": json.dumps(rm.tc.scan),
         "transcoder_kind": rm.tc.kind, "n_layers": rm.n_layers,
         "d_transcoder": rm.tc.d_transcoder, "d_model": rm.d_model, "n_heads": layout.n_heads,
-        "vocab_size": int(rm.w_u.shape[0]), "bos_id": json.dumps(bos),
+        "vocab_size": rm.vocab_size, "bos_id": json.dumps(bos),
         "special_ids": json.dumps(special), "freeze_modes": FREEZE_MODES,
         "input_hook": rm.tc.input_hook, "output_hook": rm.tc.output_hook, "tokenizer": tok_name,
         "token_string_overrides": json.dumps(_token_overrides(tk)),

@@ -95,7 +95,7 @@ class TorchBackend(BackendBase):
 
     @property
     def vocab_size(self) -> int:
-        return int(self.rm.w_u.shape[0])
+        return self.rm.vocab_size
 
     def config_dict(self) -> dict[str, Any]:
         """The engine's ``UnifiedConfig`` fields for this model."""

@@ -124,7 +124,9 @@ def load_hf_model(model_dir: Path, dtype: Any, device: str) -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     except (OSError, ValueError, TypeError) as exc:
         raise ModelLoadError(model_dir, f"no usable tokenizer: {str(exc).splitlines()[0]}") from None
-    model = load_weights_direct(model_dir, config, dtype)
+    # Kept mapped in the file's narrower dtype on the CPU only: an accelerator copies the
+    # weights anyway, and there the float32 parameters cost no page faults.
+    model = load_weights_direct(model_dir, config, dtype, upcast_on_use=str(device) == "cpu")
     if model is None:
         model = _from_pretrained(model_dir, dtype)
     model.to(device)
@@ -164,10 +166,15 @@ def _weight_files(model_dir: Path) -> list[Path] | None:
     return files if all(f.is_file() for f in files) else None
 
 
-def load_weights_direct(model_dir: Path, config: Any, dtype: Any) -> Any:
+def load_weights_direct(model_dir: Path, config: Any, dtype: Any, *,
+                        upcast_on_use: bool = False) -> Any:
     """The model built empty and filled tensor by tensor from its mapped safetensors, each
     converted straight into its parameter of the compute dtype; None when the checkpoint is not
     plain (other key names, fp32-kept modules, no safetensors): then transformers loads it.
+
+    With ``upcast_on_use``, Linear and Embedding weights stored narrower than ``dtype`` (bf16
+    or fp16 files computing in float32) are not converted: they stay mapped from the file and
+    are upcast where used (:mod:`.stored_weights`), with the same results.
 
     transformers' loader holds the file's tensors and their converted copies at once (7.2 GiB
     peak for a 4.6 GiB float32 Llama-3.2-1B from bf16 files, 7.5-8 s); here each mapped tensor
@@ -199,17 +206,44 @@ def load_weights_direct(model_dir: Path, config: Any, dtype: Any) -> Any:
     if set(params) - set(found) or set(found) - known or any(
             n in params and tuple(params[n].shape) != shape for n, (_, shape) in found.items()):
         return None  # renamed, missing or extra keys: transformers knows the conversions
+    from .stored_weights import replace_with_stored
     from .tensor_files import map_safetensors
 
+    keep = _kept_mapped(model, found, headers, dtype) if upcast_on_use else set()
+    stored: dict[int, torch.Tensor] = {}
     with torch.no_grad():
         for f in files:
             mapped = map_safetensors(f)
             for name in list(mapped):
                 t = mapped.pop(name)  # its pages leave our RSS when the map goes
-                if name in params:
+                if name in keep:
+                    stored[id(params[name])] = t
+                elif name in params:
                     params[name].copy_(t)
                 del t
+    if stored:
+        replace_with_stored(model, stored, dtype)
     return model
+
+
+def _kept_mapped(model: Any, found: dict[str, tuple[Path, tuple[int, ...]]],
+                 headers: dict[Path, dict[str, Any]], dtype: Any) -> set[str]:
+    """Names of the weights to keep in the file's dtype: stored narrower than ``dtype``, and
+    used only by modules that :mod:`.stored_weights` reproduces (a tied weight by all)."""
+    from .stored_weights import is_narrower, storable
+    from .tensor_files import torch_dtype
+
+    users: dict[int, list[bool]] = {}
+    for m in model.modules():
+        for prm in m.parameters(recurse=False):
+            users.setdefault(id(prm), []).append(storable(m) and prm is getattr(m, "weight", None))
+    keep = set()
+    for name, prm in model.named_parameters():
+        f, _ = found[name]
+        file_dtype = torch_dtype(headers[f][name]["dtype"])
+        if file_dtype is not None and is_narrower(file_dtype, dtype) and all(users[id(prm)]):
+            keep.add(name)
+    return keep
 
 
 def locate_for_graph(model: str, scan: str | list[str] | None, transcoder_set: str = ""

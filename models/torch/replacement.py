@@ -217,8 +217,13 @@ class ReplacementModel:
         return logits
 
     @property
+    def vocab_size(self) -> int:
+        """Rows of the unembedding, read without materialising it (see :attr:`w_u`)."""
+        return int(self.hf.get_output_embeddings().out_features)
+
+    @property
     def w_u(self) -> torch.Tensor:
-        """Unembedding ``[V, d]``."""
+        """Unembedding ``[V, d]`` (a fresh upcast when the weights stay in a narrower file dtype)."""
         w: torch.Tensor = self.hf.get_output_embeddings().weight
         return w
 

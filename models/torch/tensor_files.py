@@ -32,6 +32,12 @@ _DTYPES: dict[str, tuple[Any, torch.dtype]] = {
 """safetensors dtype → (numpy storage type of the same width, torch dtype)."""
 
 
+def torch_dtype(name: str) -> torch.dtype | None:
+    """The torch dtype of a safetensors dtype name, None when unsupported."""
+    entry = _DTYPES.get(name)
+    return None if entry is None else entry[1]
+
+
 def _header(path: Path) -> tuple[dict[str, Any], int]:
     try:
         with path.open("rb") as f:
