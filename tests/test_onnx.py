@@ -272,3 +272,21 @@ def test_shipped_demo_exports_match_the_demo_model(kind: str) -> None:
         for w, g in zip(want, got):
             np.testing.assert_allclose(g.logits, w.logits, atol=1e-4)
             np.testing.assert_allclose(g.activations, w.activations, atol=1e-4)
+
+
+def test_export_of_weights_kept_in_bf16(tmp_path: Path) -> None:
+    """A bf16 checkpoint computing in float32 keeps its weights in bf16 on the CPU; the export
+    traces one cast per weight and matches the torch backend."""
+    from circuitdesk.models.onnx.export import export_onnx
+    from circuitdesk.models.torch.stored_weights import StoredLinear
+
+    from .models_util import build_model, build_transcoders
+
+    model = build_model(tmp_path / "m", arch="llama3", dtype="bfloat16")
+    clt = build_transcoders(tmp_path / "clt", "clt", jump=True)
+    tb = open_backend("torch", model_dir=model, transcoders_dir=clt, device="cpu", dtype="float32")
+    assert any(isinstance(m, StoredLinear) for m in tb.rm.hf.modules())  # type: ignore[attr-defined]
+    ob = open_backend("onnx", model_dir=export_onnx(model, clt, tmp_path / "m.onnx"))
+    ivs = [[], [Intervention(1, 2, 0, 0.0)], [Intervention(0, 1, 3, 2.0)]]
+    for got, want in zip(ob.intervene_batch(PROMPT, ivs), tb.intervene_batch(PROMPT, ivs)):
+        np.testing.assert_allclose(got.logits, want.logits, atol=1e-4)

@@ -12,7 +12,7 @@ computes, and the weights cost only the file's pages (shared with the page cache
 * :class:`StoredEmbedding` gathers the rows in the file's dtype, then upcasts them: the
   vocabulary matrix is never converted for a lookup.
 * With autograd on, each use gets a fresh upcast: backward keeps the weight it used, and a
-  shared buffer would have been overwritten by then.
+  shared buffer would have been overwritten by then; an ONNX export traces one cast per weight.
 
 ``weight`` stays readable on both (a full upcast), for code that needs the whole matrix.
 """
@@ -30,6 +30,12 @@ SCRATCH_ELEMENTS = 1 << 25
 a vocabulary head, are upcast in row chunks of at most this size."""
 
 
+def fresh_upcasts() -> bool:
+    """Autograd keeps each weight it used until backward, and a traced export (ONNX) must see
+    one plain cast per weight: both get a fresh upcast instead of the shared buffer."""
+    return torch.is_grad_enabled() or torch.onnx.is_in_onnx_export()
+
+
 class Scratch:
     """One reusable buffer of the compute dtype for every upcast of a model."""
 
@@ -38,7 +44,7 @@ class Scratch:
         self.buf = torch.empty(0, dtype=dtype)
 
     def upcast(self, w: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled():
+        if fresh_upcasts():
             return w.to(self.dtype)
         n = w.numel()
         if self.buf.numel() < n or self.buf.device != w.device:
@@ -67,7 +73,7 @@ class StoredLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w, sc = self.stored, self._scratch
         rows = max(1, SCRATCH_ELEMENTS // max(1, self.in_features))
-        if torch.is_grad_enabled() or w.shape[0] <= rows:
+        if fresh_upcasts() or w.shape[0] <= rows:
             return F.linear(x, sc.upcast(w), self.bias)
         b = self.bias
         return torch.cat([F.linear(x, sc.upcast(w[i:i + rows]),
