@@ -16,17 +16,18 @@ DEVICE_KINDS = ("cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 """Compute dtypes by name (float64 for exact checks on the CPU only)."""
 
-DEFAULT_DTYPES = {"cpu": "float32", "cuda": "bfloat16", "mps": "float16"}
-"""The compute dtype when none is given: CPUs are fast and exact in float32; GPUs hold the
-public models only in half precision (circuit-tracer's own default on CUDA is bfloat16, and
-MPS has no fast bfloat16 on every macOS)."""
-
 DEVICE_DTYPES = {
     "cpu": ("float32", "bfloat16", "float16", "float64"),
     "cuda": ("bfloat16", "float16", "float32"),
     "mps": ("float16", "float32"),
 }
-"""What each device kind can compute in, default first (MPS has no float64)."""
+"""What each device kind can compute in, default first (MPS has no float64). The defaults:
+CPUs are fast and exact in float32; GPUs hold the public models only in half precision
+(circuit-tracer's own default on CUDA is bfloat16, and MPS has no fast bfloat16 on every
+macOS)."""
+
+DEFAULT_DTYPES = {kind: names[0] for kind, names in DEVICE_DTYPES.items()}
+"""The compute dtype when none is given (the first of :data:`DEVICE_DTYPES`)."""
 
 AUTO = "auto"
 
@@ -90,11 +91,12 @@ def supported_dtypes(device: str, *, probe: bool = False) -> list[str]:
 
 
 def default_dtype(device: str) -> str:
-    """The device kind's default compute dtype (:data:`DEFAULT_DTYPES`)."""
-    kind = device_kind(device)
-    if kind not in DEFAULT_DTYPES:
-        raise ValueError(f"device {device!r} is not cpu, cuda[:N] or mps")
-    return DEFAULT_DTYPES[kind]
+    """The device kind's default compute dtype (:data:`DEFAULT_DTYPES`).
+
+    Raises:
+        ValueError: An unknown device kind.
+    """
+    return supported_dtypes(device)[0]
 
 
 def resolve(device: str | None, dtype: str | None,

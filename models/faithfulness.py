@@ -225,17 +225,14 @@ def _sets(graph: Graph, circuits: Sequence[np.ndarray], active: np.ndarray,
         key: np.ndarray = (lpf[:, 0].astype(np.int64) * span + lpf[:, 1]) * width + lpf[:, 2]
         return key
 
-    active_keys = keys(active)  # ascending: argwhere's order is (layer, pos, feature)
+    active_keys = keys(active)
     sets = [ablate(active)]
     for rows in circuits:
         inside = np.column_stack([n.layer[rows], n.position[rows], n.feature[rows]]
                                  ).astype(np.int64).reshape(-1, 3)
         inside_keys, first = np.unique(keys(inside), return_index=True)
         sets.append(ablate(inside[first]))  # sorted by (layer, pos, feature), no duplicates
-        at = np.searchsorted(inside_keys, active_keys).clip(0, max(len(inside_keys) - 1, 0))
-        within = inside_keys[at] == active_keys if len(inside_keys) else np.zeros(
-            len(active), bool)
-        sets.append(ablate(active[~within]))
+        sets.append(ablate(active[~np.isin(active_keys, inside_keys)]))
     return sets
 
 

@@ -72,8 +72,8 @@ ERRORS_MODES: tuple[ErrorsSpec, ...] = ("clean", "respond")
 def parse_errors(text: str) -> ErrorsSpec:
     """Parse ``clean|respond`` into an :data:`ErrorsSpec`."""
     t = text.strip().lower()
-    if t == "clean" or t == "respond":
-        return t  # type: ignore[return-value]
+    if t in ERRORS_MODES:
+        return t
     raise InterventionError(f"errors mode {text!r}: expected clean or respond")
 
 

@@ -85,14 +85,14 @@ def test_backends_agree_on_single_sets_in_both_modes(demo) -> None:  # type: ign
             want = tb.intervene_batch(ids, batch, **kw)
             got = ob.intervene_batch(ids, batch, batch_size=3, **kw)
             for w, g in zip(want, got):
-                np.testing.assert_allclose(g.logits, w.logits, atol=1e-4, err_msg=str(kw))
+                np.testing.assert_allclose(g.logits, w.logits, rtol=1e-4, atol=1e-4, err_msg=str(kw))
                 np.testing.assert_allclose(g.activations, w.activations, atol=1e-4)
             last = ob.intervene_batch(ids, batch, last_position_only=True, **kw)
             mine = tb.intervene_batch(ids, batch, last_position_only=True, **kw)
             for w, g, m in zip(want, last, mine):
                 assert g.logits.shape == m.logits.shape == (1, tb.vocab_size)
                 np.testing.assert_allclose(m.logits[0], w.logits[-1], atol=1e-5)
-                np.testing.assert_allclose(g.logits[0], w.logits[-1], atol=1e-4)
+                np.testing.assert_allclose(g.logits[0], w.logits[-1], rtol=1e-4, atol=1e-4)
 
 
 def test_held_errors_leave_an_unpatched_row_clean(demo) -> None:  # type: ignore[no-untyped-def]
@@ -106,7 +106,7 @@ def test_held_errors_leave_an_unpatched_row_clean(demo) -> None:  # type: ignore
     for backend in (tb, ob):
         rows = backend.intervene_batch(ids, [[], same, same[:1]], freeze="none", errors="clean")
         for r in rows:
-            np.testing.assert_allclose(r.logits, clean, atol=1e-4)
+            np.testing.assert_allclose(r.logits, clean, rtol=1e-4, atol=1e-4)
 
 
 def test_sufficiency_with_an_empty_complement_is_the_clean_run(demo) -> None:  # type: ignore[no-untyped-def]

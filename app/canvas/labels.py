@@ -134,14 +134,12 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, radii: np.ndarray, must
         near = glyphs[(np.abs(glyphs[:, 0] - anchors[k, 0]) < reach)
                       & (np.abs(glyphs[:, 1] - anchors[k, 1]) < reach)] if glyphs.size else glyphs
         idx = np.flatnonzero(ok)
-        bad = (_hits(cand[idx], placed) | _hits(cand[idx], near) | _hits(cand[idx], leaders)
-               | _hits(lead[idx], placed))
-        free = idx[~bad]
+        clash = _hits(cand[idx], placed) | _hits(cand[idx], leaders) | _hits(lead[idx], placed)
+        free = idx[~(clash | _hits(cand[idx], near))]
         if not free.size and must[k]:
             # a label that must show (a logit, a pin) rather covers a glyph than goes missing:
             # on a small canvas a tall stack of logit labels runs out of room above its row
-            bad = _hits(cand[idx], placed) | _hits(cand[idx], leaders) | _hits(lead[idx], placed)
-            free = idx[~bad]
+            free = idx[~clash]
         if free.size:
             out[k] = cand[free[0]]
             placed = np.vstack([placed, out[k][None, :]])

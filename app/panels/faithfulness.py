@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...graph.figure.verify_svg import curve_svg
+from ...models.protocol import ERRORS_MODES
 from .result_files import export_buttons, save_path, write_csv, write_json
 from .verify import FREEZES
 
@@ -311,9 +312,9 @@ class FaithfulnessPanel(QWidget):
         # The saved checkbox, else the saved report's mode; neither: keep the user's choice.
         settings = saved.get("settings") if isinstance(saved, dict) else None
         errors = settings.get("errors") if isinstance(settings, dict) else None
-        if errors not in ("clean", "respond") and self.report is not None:
+        if errors not in ERRORS_MODES and self.report is not None:
             errors = self.report.errors
-        if errors in ("clean", "respond"):
+        if errors in ERRORS_MODES:
             self.hold_errors.setChecked(errors == "clean")
         self._redraw()
 
