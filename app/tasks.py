@@ -46,6 +46,13 @@ class Job:
     def cancel(self) -> None:
         self.token.cancel()
 
+    def release(self) -> None:
+        """Drop the callbacks once the job is over: the runner keeps the latest job of each
+        kind, and its closures held what they were given (a replaced 400 MB graph stayed in
+        memory until the next job of that kind)."""
+        self.on_done = self.on_error = self.on_progress = self.on_partial = None
+        self.future = None
+
 
 class _Throttle:
     """Forward progress at most every 50 ms or 1 %, whichever comes first."""
@@ -164,6 +171,12 @@ class TaskRunner(QObject):
 
     def _on_done(self, job: Job, result: Any, error: BaseException | None) -> None:
         job.finished = True
+        try:
+            self._finish(job, result, error)
+        finally:
+            job.release()
+
+    def _finish(self, job: Job, result: Any, error: BaseException | None) -> None:
         if not self._is_current(job):
             return  # superseded: a newer job of this kind owns the UI now
         if isinstance(error, Cancelled) or (error is None and job.token.cancelled):

@@ -275,3 +275,20 @@ def test_hover_tooltip_never_outlives_its_node(qtbot, window: MainWindow) -> Non
     canvas.set_hovered(int(np.flatnonzero(canvas.node_visible)[0]))
     open_graph(qtbot, window, FIXTURES["neuronpedia"])  # another graph
     assert not canvas.tooltip.isVisible()
+
+
+def test_an_opened_graph_lets_go_of_the_previous_one(qtbot, window: MainWindow) -> None:
+    """The demo is pruned; the Neuronpedia file opens with pruning off, so no newer prune job
+    replaces the finished one, whose callback held the demo graph until now."""
+    import gc
+    import weakref
+
+    with qtbot.waitSignal(window.pruned, timeout=20000):
+        window.open_demo()
+    assert window.doc.state.pruning
+    old = weakref.ref(window.doc.graph)
+    open_graph(qtbot, window, FIXTURES["neuronpedia"])
+    qtbot.waitUntil(lambda: not window.runner.is_running("prune"), timeout=20000)
+    assert not window.doc.state.pruning
+    gc.collect()
+    assert old() is None

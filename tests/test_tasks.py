@@ -68,3 +68,32 @@ def test_new_job_cancels_and_supersedes_old(qapp, qtbot) -> None:
     assert results == ["new"]
     assert all(name.startswith("cd-default") for name in worker_threads)
     runner.shutdown()
+
+
+def test_finished_job_lets_go_of_what_its_callbacks_held(qapp, qtbot) -> None:
+    """The runner keeps the latest job of each kind; its closures must not keep their inputs
+    (a replaced graph stayed in memory until the next job of that kind)."""
+    import gc
+    import weakref
+
+    class Big:
+        pass
+
+    runner = TaskRunner()
+    for fails in (False, True):
+        held = Big()
+        ref = weakref.ref(held)
+
+        def work(*, progress, cancel, fails=fails):
+            if fails:
+                raise ValueError("boom")
+            return 1
+
+        signal = runner.job_failed if fails else runner.job_finished
+        with qtbot.waitSignal(signal, timeout=5000):
+            job = runner.submit("x", work, on_done=lambda r, held=held: None,
+                                on_error=lambda e, held=held: None)
+        del held
+        gc.collect()
+        assert job.finished and ref() is None
+    runner.shutdown()
