@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from . import long_lived
 from .error_report import install_excepthook
 from .qt_platform import platform_problem
 from .window import MainWindow
@@ -27,6 +28,7 @@ def run_app(files: Sequence[str]) -> int:
     window = MainWindow(QSettings())
     install_excepthook(window.show_error)
     window.show()
+    long_lived.freeze()  # modules and the window stay for good: later collector passes skip them
     if files:
         QTimer.singleShot(0, lambda: window.open_file(files[0]))
     else:

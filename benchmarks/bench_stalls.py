@@ -2,10 +2,13 @@
 hovered, measured with a heartbeat timer in the same run; and first-sight start-up.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/bench_stalls.py [--nodes 10000] [--startup] [--why]
+        [--model] [--no-freeze]
 
 A 5 ms QTimer runs on the GUI thread for the whole sequence; the longest gap between two of
 its ticks during each phase is the longest time the window could not repaint or answer input
-(goal: under 100 ms). ``--startup`` also times, in fresh processes, the main window showing the
+(goal: under 100 ms). ``--model`` opens the demo model first, as a researcher's first
+verification does (torch and transformers imported); ``--no-freeze`` leaves out the app's
+garbage-collector freeze (app/long_lived.py), the baseline for it. ``--startup`` also times, in fresh processes, the main window showing the
 demo graph against a bare PySide6 window (goal: at most 3x). ``bench_canvas.py`` runs this too.
 The .pt is written once from the engine-shaped synthetic graph of bench_prune.py into a
 temporary folder, with the config class pickled under the engine's name (as test_pt_io does).
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import os
 import subprocess
 import sys
@@ -137,6 +141,49 @@ class StallSampler:
         self._stop.set()
 
 
+class GcPasses:
+    """Longest pass of Python's cyclic garbage collector since the last :meth:`take`.
+
+    A full pass holds the GIL while it walks every tracked object, so it stalls the GUI thread
+    whichever thread set it off (app/long_lived.py)."""
+
+    def __init__(self) -> None:
+        self.started, self.longest = 0.0, 0.0
+        gc.callbacks.append(self._on_pass)
+
+    def _on_pass(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self.started)
+
+    def take(self) -> float:
+        longest, self.longest = self.longest, 0.0
+        return longest
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_pass)
+
+
+def open_demo_model(window: object) -> None:
+    """Open the demo graph and its model the way the verify panel does (imports the model
+    stack, then the app freezes what is alive: app/long_lived.py)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    window.open_demo()  # type: ignore[attr-defined]
+    wait_for(window.graph_loaded)  # type: ignore[attr-defined]
+    loop = QEventLoop()
+    got: list[object] = []
+    window.with_backend(lambda backend, ids: (got.append(backend), loop.quit()),  # type: ignore[attr-defined]
+                        lambda reason: (got.append(reason), loop.quit()))
+    QTimer.singleShot(120_000, loop.quit)
+    loop.exec()
+    if not got or isinstance(got[0], str):
+        raise SystemExit(f"the demo model did not open: {got}")
+    import torch  # noqa: F401 - imported by the backend already; asserts the premise
+    print(f"demo model open ({type(got[0]).__name__}); {len(sys.modules)} modules imported")
+
+
 IDLE = {"wait", "_wait_for_tstate_lock", "get", "select", "accept", "poll", "run", "_run"}
 OURS = ("circuitdesk", "/app/", "/graph/", "/models/")
 
@@ -172,9 +219,13 @@ def settle(ms: int = 400) -> None:
     loop.exec()
 
 
-def stalls(n: int, why: bool = False) -> tuple[dict[str, float], dict[str, float]]:
-    """Per phase: the longest heartbeat gap, and the GUI thread's own CPU time within it
-    (far below the gap: the thread waited for the GIL or for a core, not on its own work)."""
+def stalls(n: int, why: bool = False, model: bool = False
+           ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Per phase: the longest heartbeat gap, the GUI thread's own CPU time within it (far
+    below the gap: the thread waited for the GIL or for a core, not on its own work), and the
+    longest garbage-collector pass. ``model``: the demo model is opened first, so torch and
+    transformers are imported, as after a researcher's first verification."""
+    from circuitdesk.app import long_lived
     from circuitdesk.app.window import MainWindow
     from circuitdesk.graph import document as cmd
     from PySide6.QtCore import QSettings
@@ -183,26 +234,38 @@ def stalls(n: int, why: bool = False) -> tuple[dict[str, float], dict[str, float
     app = QApplication.instance() or QApplication(sys.argv[:1])
     out: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    gc_ms: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         pt = Path(tmp) / f"big_{n}.pt"
         t0 = time.perf_counter()
-        write_pt(pt, n)
+        # in a child: importing torch here would triple the collector's passes (see GcPasses)
+        subprocess.run([sys.executable, __file__, "--write-pt", str(pt), str(n)], check=True)
         print(f"wrote {pt.name}: {pt.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t0:.1f} s")
         settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
         settings.setValue("autosave_dir", str(Path(tmp) / "autosave"))
         window = MainWindow(settings)
         window.resize(1600, 1000)
         window.show()
+        long_lived.freeze()  # as run_app does
+        if model:
+            open_demo_model(window)
+        t0 = time.perf_counter()
+        gc.collect()  # what each full pass that comes on its own costs the GUI thread
+        print(f"one full collector pass now: {(time.perf_counter() - t0) * 1e3:.0f} ms "
+              f"({len(gc.get_objects())} objects in its sight)")
         beat = Heartbeat()
+        passes = GcPasses()
         sampler = StallSampler(beat) if why else None
 
         def end(phase: str) -> None:
             out[phase] = beat.end_phase()
             cpu[phase] = beat.gap_cpu
+            gc_ms[phase] = passes.take()
             for where, hits in sampler.take() if sampler else ():
                 print(f"    {phase}, longest gap: ~{hits * 10} ms in {where}")
 
         for phase in ("open", "reopen"):
+            passes.take()
             beat.start_phase()
             t0 = time.perf_counter()
             window.open_file(str(pt))
@@ -213,16 +276,19 @@ def stalls(n: int, why: bool = False) -> tuple[dict[str, float], dict[str, float
             end(phase)
             print(f"{phase}: {time.perf_counter() - t0:.1f} s, {window.doc.graph.n_edges} links")
         doc = window.doc
+        passes.take()
         beat.start_phase()
         cmd.set_thresholds(doc, 0.6, 0.95)
         wait_for(window.pruned)
         settle()
         end("prune")
         visible = [int(i) for i in window.canvas.node_visible.nonzero()[0][:40]]
+        passes.take()
         beat.start_phase()
         cmd.click(doc, doc.graph.nodes.ids[visible[0]])
         settle()
         end("click")
+        passes.take()
         beat.start_phase()
         for row in visible:
             window.canvas.set_hovered(row)
@@ -230,9 +296,10 @@ def stalls(n: int, why: bool = False) -> tuple[dict[str, float], dict[str, float
         settle()
         end("hover")
         window.close()
+        passes.stop()
         if sampler:
             sampler.stop()
-    return out, cpu
+    return out, cpu, gc_ms
 
 
 def startup(repeat: int = 3) -> tuple[float, float, float]:
@@ -275,19 +342,32 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=10_000)
     ap.add_argument("--startup", action="store_true")
     ap.add_argument("--why", action="store_true", help="print where the GUI thread was when late")
+    ap.add_argument("--model", action="store_true",
+                    help="open the demo model first (torch and transformers imported)")
+    ap.add_argument("--no-freeze", action="store_true",
+                    help="baseline: without the app's garbage-collector freeze")
+    ap.add_argument("--write-pt", nargs=2, metavar=("PATH", "NODES"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    print_stalls(args.nodes, args.why)
+    if args.write_pt:
+        write_pt(Path(args.write_pt[0]), int(args.write_pt[1]))
+        return
+    if args.no_freeze:
+        from circuitdesk.app import long_lived
+
+        long_lived.freeze = lambda: None  # every caller looks it up at call time
+    print_stalls(args.nodes, args.why, args.model)
     if args.startup:
         print_startup()
 
 
-def print_stalls(nodes: int, why: bool = False) -> None:
-    gaps, cpu = stalls(nodes, why)
+def print_stalls(nodes: int, why: bool = False, model: bool = False) -> None:
+    gaps, cpu, gc_ms = stalls(nodes, why, model)
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           "(other busy processes lengthen the gaps)")
     for phase, gap in gaps.items():
         print(f"longest GUI-thread gap while {phase:6}: {gap * 1e3:7.0f} ms (goal < 100 ms); "
-              f"GUI-thread CPU in it: {cpu[phase] * 1e3:4.0f} ms")
+              f"GUI-thread CPU in it: {cpu[phase] * 1e3:4.0f} ms; longest collector pass: "
+              f"{gc_ms[phase] * 1e3:4.0f} ms")
 
 
 def print_startup() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from pathlib import Path
@@ -37,6 +38,14 @@ def _no_leaked_threads(request: pytest.FixtureRequest):
     leaked = [t for t in leaked if t.is_alive()]
     if leaked:
         pytest.fail(f"test left threads running: {[t.name for t in leaked]}")
+
+
+@pytest.fixture(autouse=True)
+def _collector_unfrozen():
+    """Opening a model freezes what is alive (app/long_lived.py); in the app that is for good,
+    here it would also keep every earlier test's window from being collected."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ view state changed meanwhile (issue 15: no GUI-thread stall when a prune result 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import numpy as np
@@ -91,3 +92,31 @@ def test_a_superseded_edge_render_stops(qapp) -> None:
     assert _render(*job, wanted=wanted) is None and len(asked) == 2  # stopped at chunk two
     image = _render(*job, wanted=lambda: True)
     assert image is not None and image.width() == 200
+
+
+def test_edge_image_calls_are_bounded_by_drawn_length(qapp) -> None:
+    """Each drawLines call holds the GIL: long lines go fewer to a call, in pixels as drawn."""
+    from PySide6.QtGui import QTransform
+
+    from circuitdesk.app.canvas.edges import RENDER_CHUNK, RENDER_PIXELS, chunk_bounds
+
+    def calls(seg: np.ndarray, tf: QTransform) -> list[tuple[int, float]]:
+        b = chunk_bounds(seg, tf)
+        assert b[0] == 0 and b[-1] == len(seg) and (np.diff(b) > 0).all()
+        return [(int(hi - lo), float(np.hypot(seg[lo:hi, 2] - seg[lo:hi, 0],
+                                              seg[lo:hi, 3] - seg[lo:hi, 1]).sum()))
+                for lo, hi in itertools.pairwise(b)]
+
+    short = np.tile([0.0, 0.0, 2.0, 0.0], (1000, 1))  # 2 px each: the line count bounds
+    assert [n for n, _ in calls(short, QTransform())] == [RENDER_CHUNK] * 4
+    long = np.tile([0.0, 0.0, 1000.0, 0.0], (1000, 1))  # 1000 px each: the pixels bound
+    got = calls(long, QTransform())
+    assert max(n for n, _ in got) <= RENDER_PIXELS // 1000 + 1 and len(got) >= 1000 * 1000 / (
+        RENDER_PIXELS + 1000)
+    zoomed = calls(short, QTransform.fromScale(500.0, 1.0))  # 2 scene units drawn 1000 px wide
+    assert [n for n, _ in zoomed] == [n for n, _ in got]
+    tilted = np.tile([0.0, 0.0, 0.0, 2.0], (1000, 1))  # vertical: only the y scale counts
+    assert len(calls(tilted, QTransform.fromScale(500.0, 1.0))) == 4
+    assert chunk_bounds(np.zeros((0, 4)), QTransform()).tolist() == [0]
+    nan = np.full((10, 4), np.nan)
+    assert chunk_bounds(nan, QTransform()).tolist() == [0, 10]

@@ -7,6 +7,7 @@ events and return a rectangle as their shape, so Qt's hit testing never walks th
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,12 +25,17 @@ AA_MAX_EDGES = 40_000
 AA_MAX_OVERLAY = 1_500
 """Overlays (the clicked or hovered node's links) up to this many segments are antialiased."""
 RENDER_CHUNK = 250
-"""Lines per drawLines call in the render worker (see _render).
+"""Most lines per drawLines call in the render worker (see _render).
 
 drawLines holds the GIL for the whole call. Chunks alone were not enough: with 150+ lines per
 call the waiting GUI thread never got the GIL back, and a 168k-edge image froze the window for
 its whole 1.3 s; a ``time.sleep(0)`` after each chunk hands the GIL over (longest gap ~20 ms).
 """
+RENDER_PIXELS = 20_000
+"""Most device pixels of line per drawLines call. The raster engine fills about 8,000 pixels of
+translucent line a millisecond here, so 250 lines across the canvas held the GIL for 20+ ms a
+call, and the GUI thread's gaps while a 10k-node graph opened reached 110-160 ms
+(``benchmarks/bench_stalls.py``)."""
 
 N_BINS = 4
 """Magnitude bins per sign; together with the sign they make the style buckets."""
@@ -267,8 +273,9 @@ def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pe
             painter.setPen(pen)
         # drawLines holds the GIL for the whole call: 100k long lines blocked the GUI thread
         # for 2 s. In chunks, each followed by sleep(0), the GUI thread gets the GIL back.
-        for start in range(0, int(seg.shape[0]), RENDER_CHUNK):
-            part = seg[start:start + RENDER_CHUNK]
+        bounds = chunk_bounds(seg, tf)
+        for start, stop in itertools.pairwise(bounds):
+            part = seg[start:stop]
             lines.resize(int(part.shape[0]))
             lines.ndarray()[:] = part
             painter.drawLines(*lines.drawargs())
@@ -278,6 +285,22 @@ def _render(key: tuple[Any, ...], tf: QTransform, segments: list[np.ndarray], pe
                 return None
     painter.end()
     return image
+
+
+def chunk_bounds(seg: np.ndarray, tf: QTransform) -> np.ndarray:
+    """Row bounds of the drawLines calls for ``seg`` (``n`` is last): each call gets at most
+    :data:`RENDER_CHUNK` lines and about :data:`RENDER_PIXELS` pixels of line as ``tf`` draws
+    them (its last line may run past)."""
+    n = int(seg.shape[0])
+    if not n:
+        return np.zeros(1, dtype=np.int64)
+    dx, dy = seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]
+    length = np.hypot(tf.m11() * dx + tf.m21() * dy, tf.m12() * dx + tf.m22() * dy)
+    length = np.nan_to_num(length, nan=0.0, posinf=RENDER_PIXELS)
+    ends = np.cumsum(length + 1.0)  # + 1: a line's end caps and set-up cost something too
+    by_pixels = np.searchsorted(ends, np.arange(RENDER_PIXELS, ends[-1], RENDER_PIXELS)) + 1
+    bounds = np.union1d(np.arange(0, n, RENDER_CHUNK), by_pixels[by_pixels < n])
+    return np.append(bounds, n).astype(np.int64)
 
 
 class EdgeBatchItem(_Batch):
