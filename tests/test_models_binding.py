@@ -79,3 +79,21 @@ def test_cli_verify_on_engine_pt(traced, capsys: pytest.CaptureFixture[str]) -> 
     pred = np.array([r["predicted_direct"] for r in out["results"]])
     assert len(obs) == 12
     np.testing.assert_allclose(obs, pred, atol=1e-5, rtol=0)
+
+
+def test_engine_pt_names_a_local_tokenizer(traced) -> None:  # type: ignore[no-untyped-def]
+    """The loader decodes the prompt with the named tokenizer (graph/io/token_strings.py),
+    each token as the full tokenizer decodes it."""
+    from tokenizers import Tokenizer
+
+    root, b, data = traced
+    folder = root / "model-llama"
+    out = root / "named.pt"
+    write_pt(out, data, dict(data.extra["cfg"], tokenizer_name=str(folder)))
+    graph = load_graph(out)
+    full = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    ids = [int(t) for t in data.input_tokens]
+    assert graph.metadata.prompt_tokens == [full.decode([i], skip_special_tokens=False)
+                                            for i in ids]
+    assert graph.metadata.prompt_tokens != [str(i) for i in ids]
+    assert graph_input_ids(b, graph) == ids
