@@ -25,6 +25,7 @@ from ..errors import (
     type_name,
 )
 from ..model import Graph, GraphMetadata, NodeKind, NodeTable
+from . import json_slices
 from .json_values import (
     INT64_RANGE,
     bad_link,
@@ -64,14 +65,14 @@ def _kind_of(feature_type: Any) -> NodeKind | None:
 
 
 def parse_json_bytes(path: str | Path, data: bytes) -> Any:
-    """``orjson.loads`` with our one-line errors."""
+    """``orjson.loads`` (the links in slices, :mod:`.json_slices`) with our one-line errors."""
     stripped = data.lstrip()
     if not stripped:
         raise NotAGraphFileError(path, "the file is empty")
     if stripped[:1] not in (b"{", b"["):
         raise NotAGraphFileError(path, "not a JSON graph file (it does not start with '{')")
     try:
-        return orjson.loads(data)
+        return json_slices.loads(data)  # links in slices: the GIL is let go between them
     except MemoryError:
         raise OutOfMemoryError(path, "out of memory while parsing the JSON") from None
     except orjson.JSONDecodeError as exc:
