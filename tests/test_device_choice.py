@@ -115,3 +115,20 @@ def test_opening_a_model_takes_it_out_of_the_collectors_sight(qtbot: Any, tmp_pa
     gc.collect()
     seen = len(gc.get_objects())
     assert seen < gc.get_freeze_count() / 10, (seen, time.perf_counter() - t0)
+
+
+def test_a_replaced_model_is_freed_though_it_was_frozen(qtbot: Any, tmp_path: Path) -> None:
+    """Frozen objects are still freed by reference counting: choosing another dtype closes the
+    open model, and its memory goes (a model in a reference cycle would stay for good)."""
+    import gc
+    import weakref
+
+    w = _window(qtbot, _settings(tmp_path))
+    old = weakref.ref(_bind(qtbot, w))
+    assert gc.get_freeze_count() > 0
+    with qtbot.waitSignal(w.runner.job_finished, timeout=60000,
+                          check_params_cb=lambda kind: kind == "model-close"):
+        w.set_model_device("cpu", "float64")
+    qtbot.waitUntil(lambda: bool(w.backends), timeout=60000)  # the new one is open
+    gc.collect()
+    assert old() is None
