@@ -45,12 +45,9 @@ def _sliced(data: bytes, slice_bytes: int) -> dict[str, Any] | None:
     bracket = _skip(data, colon + 1)
     if data[colon:colon + 1] != b":" or data[bracket:bracket + 1] != b"[":
         return None
-    start = bracket + 1
-    tail = data.rstrip(_SPACE)
-    if not tail.endswith(b"}"):
-        return None
-    end = len(tail[:-1].rstrip(_SPACE)) - 1  # the links array's closing bracket
-    if end < start or data[end:end + 1] != b"]":
+    brace = _skip_back(data, len(data) - 1)  # the document's closing brace
+    end = _skip_back(data, brace - 1)  # the links array's closing bracket
+    if data[brace:brace + 1] != b"}" or data[end:end + 1] != b"]" or end <= bracket:
         return None
     try:
         doc = orjson.loads(data[:at] + b'"links":[]' + data[end + 1:])
@@ -59,12 +56,11 @@ def _sliced(data: bytes, slice_bytes: int) -> dict[str, Any] | None:
     if not isinstance(doc, dict) or doc.get("links") != []:
         return None
     links: list[Any] = []
-    body = data[start:end]
-    pos = 0
-    while pos < len(body):
-        cut = _cut_after(body, pos + slice_bytes)
+    pos = bracket + 1
+    while pos < end:  # bounds on ``data``, not a copy of its links: files run to 100s of MB
+        cut = _cut_after(data, pos + slice_bytes, end)
         try:
-            links.extend(orjson.loads(b"[" + body[pos:cut] + b"]"))
+            links.extend(orjson.loads(b"[" + data[pos:cut] + b"]"))
         except orjson.JSONDecodeError:
             return None
         pos = cut + 1  # past the comma between two links
@@ -79,16 +75,23 @@ def _skip(data: bytes, i: int) -> int:
     return i
 
 
-def _cut_after(body: bytes, i: int) -> int:
-    """The first comma at or after ``i`` that sits between ``}`` and ``{`` (whitespace
-    allowed), else ``len(body)``."""
-    while i < len(body):
-        close = body.find(b"}", i)
+def _skip_back(data: bytes, i: int) -> int:
+    """The last index up to ``i`` that is not JSON whitespace (-1 if none)."""
+    while i >= 0 and data[i:i + 1] in _SPACE:
+        i -= 1
+    return i
+
+
+def _cut_after(data: bytes, i: int, end: int) -> int:
+    """The first comma in ``data[i:end]`` that sits between ``}`` and ``{`` (whitespace
+    allowed), else ``end``."""
+    while i < end:
+        close = data.find(b"}", i, end)
         if close < 0:
             break
-        comma = _skip(body, close + 1)
-        after = _skip(body, comma + 1)
-        if body[comma:comma + 1] == b"," and body[after:after + 1] == b"{":
+        comma = _skip(data, close + 1)
+        after = _skip(data, comma + 1)
+        if comma < end and data[comma:comma + 1] == b"," and data[after:after + 1] == b"{":
             return comma
         i = close + 1
-    return len(body)
+    return end
