@@ -80,6 +80,8 @@ def test_huge_logit_id_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("k", "field", "value", "needle"), [
     (1, "source", ["0_1_0"], "link 1: source is a list, expected a node id"),
     (0, "target", {"a": 1}, "link 0: target is an object, expected a node id"),
+    (2, "source", 5, "link 2: source is an integer, expected a node id"),  # hashable, no row
+    (1, "target", None, "link 1: target is null, expected a node id"),
     (2, "weight", [1.0], "link 2: weight is a list, expected a number"),
     (1, "weight", 1e39, "link 1: weight 1e+39 is too large"),
 ])
