@@ -98,3 +98,17 @@ def test_broken_files_raise(data: bytes, tmp_path: Path) -> None:
     path.write_bytes(data)
     with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the library raises
         decode_each(path, [0, 1])
+
+
+def test_keys_after_the_merges_are_kept(tmp_path: Path) -> None:
+    """A file written in another key order (the decoder after the model) is parsed whole: cutting
+    at the merges would drop the decoder, and byte-level tokens would decode wrongly."""
+    tok = _byte_level_bpe()
+    spec = orjson.loads(tok.to_str())
+    spec["decoder"] = spec.pop("decoder")  # now the document's last key, after "model"
+    path = tmp_path / "tokenizer.json"
+    path.write_bytes(orjson.dumps(spec))
+    full = Tokenizer.from_file(str(path))
+    assert _parsed(path.read_bytes())["decoder"] == spec["decoder"]
+    ids = list(range(full.get_vocab_size()))
+    assert decode_each(path, ids) == [full.decode([i], skip_special_tokens=False) for i in ids]

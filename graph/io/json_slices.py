@@ -38,17 +38,10 @@ def loads(data: bytes, slice_bytes: int | None = None) -> Any:
 def _sliced(data: bytes, slice_bytes: int) -> dict[str, Any] | None:
     """The document parsed head first, then its links slice by slice; None where the layout
     is not ``{..., "links": [...]}`` or a slice does not parse."""
-    at = data.rfind(b'"links"')
-    if at < 0:
+    found = trailing_array(data, b'"links"', 1)
+    if found is None:
         return None
-    colon = _skip(data, at + 7)
-    bracket = _skip(data, colon + 1)
-    if data[colon:colon + 1] != b":" or data[bracket:bracket + 1] != b"[":
-        return None
-    brace = _skip_back(data, len(data) - 1)  # the document's closing brace
-    end = _skip_back(data, brace - 1)  # the links array's closing bracket
-    if data[brace:brace + 1] != b"}" or data[end:end + 1] != b"]" or end <= bracket:
-        return None
+    at, bracket, end = found
     try:
         doc = orjson.loads(data[:at] + b'"links":[]' + data[end + 1:])
     except orjson.JSONDecodeError:
@@ -66,6 +59,29 @@ def _sliced(data: bytes, slice_bytes: int) -> dict[str, Any] | None:
         pos = cut + 1  # past the comma between two links
     doc["links"] = links
     return doc
+
+
+def trailing_array(data: bytes, key: bytes, depth: int) -> tuple[int, int, int] | None:
+    """Where the array under the last ``key`` (quotes included) is, if it ends the document:
+    (the key's first byte, the array's ``[``, its ``]``) when only ``depth`` closing braces and
+    whitespace follow the ``]``; else None. The caller still checks, by parsing the rest with
+    an empty array in its place, that the key was really that object's."""
+    at = data.rfind(key)
+    if at < 0:
+        return None
+    colon = _skip(data, at + len(key))
+    bracket = _skip(data, colon + 1)
+    if data[colon:colon + 1] != b":" or data[bracket:bracket + 1] != b"[":
+        return None
+    end = len(data)
+    for _ in range(depth):
+        end = _skip_back(data, end - 1)
+        if data[end:end + 1] != b"}":
+            return None
+    end = _skip_back(data, end - 1)
+    if data[end:end + 1] != b"]" or end <= bracket:
+        return None
+    return at, bracket, end
 
 
 def _skip(data: bytes, i: int) -> int:

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from .json_slices import trailing_array
+
 
 def decode_each(path: str | Path, ids: list[int]) -> list[str]:
     """``Tokenizer.from_file(path).decode([i], skip_special_tokens=False)`` for each id.
@@ -35,18 +37,20 @@ def _parsed(data: bytes) -> dict[str, Any]:
     orjson holds the GIL while it parses (10 ms a MB here), and a BPE file's merges, which
     decoding never reads, are half of it or more. ``tokenizers`` writes them as the model's
     last key, and the model as the document's last key, so the document ends
-    ``"merges": [...]}}``; a vocabulary token "merges" comes earlier and is followed by a number,
-    not a list. Anything else is parsed whole.
+    ``"merges": [...]}}``. Any other layout is parsed whole.
     """
-    at = data.rfind(b'"merges":')
-    if at > 0 and data[at + 9:at + 10 + 16].lstrip()[:1] == b"[":
+    found = trailing_array(data, b'"merges"', 2)
+    if found is not None:
+        at, _, end = found
         try:
-            spec = orjson.loads(data[:at] + b'"merges":[]}}')
+            spec: Any = orjson.loads(data[:at] + b'"merges":[]' + data[end + 1:])
         except orjson.JSONDecodeError:
             pass
         else:
-            if isinstance(spec, dict) and isinstance(spec.get("model"), dict):
-                return spec
+            model = spec.get("model") if isinstance(spec, dict) else None
+            if isinstance(model, dict) and model.get("merges") == []:
+                cut: dict[str, Any] = spec
+                return cut
     parsed: dict[str, Any] = orjson.loads(data)
     return parsed
 
