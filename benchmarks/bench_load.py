@@ -48,7 +48,7 @@ def synthetic(path: Path, n_nodes: int = 5000, n_links: int = 100_000) -> None:
 
 
 def compare(path: Path) -> None:
-    from bench_token_strings import held
+    from bench_stalls import held
 
     data = path.read_bytes()
     bare = best(lambda: orjson.loads(data))

@@ -8,8 +8,9 @@ A 5 ms QTimer runs on the GUI thread for the whole sequence; the longest gap bet
 its ticks during each phase is the longest time the window could not repaint or answer input
 (goal: under 100 ms). ``--model`` opens the demo model first, as a researcher's first
 verification does (torch and transformers imported); ``--no-freeze`` leaves out the app's
-garbage-collector freeze (app/long_lived.py), the baseline for it. ``--startup`` also times, in fresh processes, the main window showing the
-demo graph against a bare PySide6 window (goal: at most 3x). ``bench_canvas.py`` runs this too.
+garbage-collector freeze (app/long_lived.py), the baseline for it. ``--startup`` also times, in
+fresh processes, the main window showing the demo graph against a bare PySide6 window (goal: at
+most 3x). ``bench_canvas.py`` runs this too.
 The .pt is written once from the engine-shaped synthetic graph of bench_prune.py into a
 temporary folder, with the config class pickled under the engine's name (as test_pt_io does).
 """
@@ -23,8 +24,10 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -141,6 +144,30 @@ class StallSampler:
         self._stop.set()
 
 
+def held(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """(seconds ``fn`` took, longest wait of a 2 ms heartbeat thread meanwhile, result): how long
+    ``fn`` held the GIL at a time, without Qt (bench_load, bench_token_strings)."""
+    gaps: list[float] = []
+    stop = threading.Event()
+
+    def beat() -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            time.sleep(0.002)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    t = threading.Thread(target=beat)
+    t.start()
+    t0 = time.perf_counter()
+    out = fn()
+    took = time.perf_counter() - t0
+    stop.set()
+    t.join()
+    return took, max(gaps, default=0.0), out
+
+
 class GcPasses:
     """Longest pass of Python's cyclic garbage collector since the last :meth:`take`.
 
@@ -238,7 +265,7 @@ def stalls(n: int, why: bool = False, model: bool = False
     with tempfile.TemporaryDirectory() as tmp:
         pt = Path(tmp) / f"big_{n}.pt"
         t0 = time.perf_counter()
-        # in a child: importing torch here would triple the collector's passes (see GcPasses)
+        # in a child: importing torch here made each collector pass 5x longer (see GcPasses)
         subprocess.run([sys.executable, __file__, "--write-pt", str(pt), str(n)], check=True)
         print(f"wrote {pt.name}: {pt.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t0:.1f} s")
         settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
@@ -257,6 +284,10 @@ def stalls(n: int, why: bool = False, model: bool = False
         passes = GcPasses()
         sampler = StallSampler(beat) if why else None
 
+        def start() -> None:
+            passes.take()  # passes before the phase are not its own
+            beat.start_phase()
+
         def end(phase: str) -> None:
             out[phase] = beat.end_phase()
             cpu[phase] = beat.gap_cpu
@@ -265,8 +296,7 @@ def stalls(n: int, why: bool = False, model: bool = False
                 print(f"    {phase}, longest gap: ~{hits * 10} ms in {where}")
 
         for phase in ("open", "reopen"):
-            passes.take()
-            beat.start_phase()
+            start()
             t0 = time.perf_counter()
             window.open_file(str(pt))
             wait_for(window.graph_loaded)
@@ -276,20 +306,17 @@ def stalls(n: int, why: bool = False, model: bool = False
             end(phase)
             print(f"{phase}: {time.perf_counter() - t0:.1f} s, {window.doc.graph.n_edges} links")
         doc = window.doc
-        passes.take()
-        beat.start_phase()
+        start()
         cmd.set_thresholds(doc, 0.6, 0.95)
         wait_for(window.pruned)
         settle()
         end("prune")
         visible = [int(i) for i in window.canvas.node_visible.nonzero()[0][:40]]
-        passes.take()
-        beat.start_phase()
+        start()
         cmd.click(doc, doc.graph.nodes.ids[visible[0]])
         settle()
         end("click")
-        passes.take()
-        beat.start_phase()
+        start()
         for row in visible:
             window.canvas.set_hovered(row)
             app.processEvents()  # one hover per event-loop turn, as the mouse would give

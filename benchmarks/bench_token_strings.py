@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -50,33 +47,10 @@ def write_tokenizer(path: Path, n_vocab: int) -> None:
     path.write_bytes(orjson.dumps(spec))
 
 
-def held(fn: Callable[[], object]) -> tuple[float, float, object]:
-    """(seconds ``fn`` took, longest wait of a 2 ms heartbeat thread meanwhile, result)."""
-    gaps: list[float] = []
-    stop = threading.Event()
-
-    def beat() -> None:
-        last = time.perf_counter()
-        while not stop.is_set():
-            time.sleep(0.002)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    t = threading.Thread(target=beat)
-    t.start()
-    t0 = time.perf_counter()
-    out = fn()
-    took = time.perf_counter() - t0
-    stop.set()
-    t.join()
-    return took, max(gaps, default=0.0), out
-
-
 def main() -> None:
-    from tokenizers import Tokenizer
-
+    from bench_stalls import held
     from circuitdesk.graph.io.token_strings import decode_each
+    from tokenizers import Tokenizer
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--vocab", type=int, default=256_000)
