@@ -18,6 +18,7 @@ class MenuHost(Protocol):
 
     doc: Any
     canvas: Any
+    dark: bool
     runner: Any
     prune_result: Any
     search_box: Any
@@ -95,7 +96,7 @@ def ungroup_selection(window: MenuHost) -> None:
 
 
 def toggle_theme(window: MenuHost) -> None:
-    window.set_dark_theme(not window.canvas.theme.dark)
+    window.set_dark_theme(not window.dark)
 
 
 def export_figure(window: MenuHost) -> None:
@@ -158,7 +159,7 @@ def build_menus(window: MenuHost) -> None:
     _add(window, t, "&Import Feature Labels…", lambda: labels_actions.import_labels(window))
 
     v = bar.addMenu("&View")
-    _add(window, v, "&Reset View", window.canvas.reset_view, "Ctrl+0")
+    _add(window, v, "&Reset View", lambda: window.canvas.reset_view(), "Ctrl+0")
     _add(window, v, "&Find…", lambda: (window.search_box.setFocus(), window.search_box.selectAll()),
          QKeySequence.StandardKey.Find)
     _add(window, v, "&Dark Theme", lambda: toggle_theme(window), "Ctrl+Shift+D")

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from .canvas.graph_canvas import DARK, LIGHT
+from .canvas.palette import Theme
 
 _light: list[QPalette] = []
 """Fusion's standard palette, taken once: switching back to light restores it."""
@@ -38,15 +38,19 @@ def _dark_palette() -> QPalette:
     return p
 
 
-def apply_theme(dark: bool, canvas: Any, subgraph: Any, plot: Any) -> None:
-    """Switch the canvas, the subgraph view, the verify plot and the widgets' palette."""
+def apply_palette(dark: bool) -> None:
+    """The widgets' palette: Fusion, in dark colours or its standard ones."""
     app = QApplication.instance()
     if isinstance(app, QApplication):
         if not _light:
             app.setStyle("Fusion")  # the platform styles ignore much of the palette
             _light.append(app.style().standardPalette())
         app.setPalette(_dark_palette() if dark else _light[0])
-    theme = DARK if dark else LIGHT
+
+
+def theme_plots(theme: Theme, canvas: Any, subgraph: Any, *plots: Any) -> None:
+    """The canvas, the subgraph view and the panels' plots in ``theme``."""
     canvas.set_theme(theme)
     subgraph.set_colors(theme.background, theme.foreground)
-    plot.setBackground(theme.background)
+    for plot in plots:
+        plot.setBackground(theme.background)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -30,22 +31,27 @@ from ..graph.errors import CircuitDeskError
 from ..graph.io.load import load_graph
 from ..graph.io.session import save_session, state_from_qparams
 from ..graph.model import Graph
+from . import long_lived
 from .actions import build_menus
 from .canvas.edge_plan import plan_edges
-from .canvas.graph_canvas import GraphCanvas
+from .canvas.palette import DARK, LIGHT
 from .error_report import details_of, one_line
+from .first_sight import FirstSight
 from .folders import default_folder, remember_folder
 from .labels_lookup import find_labels
 from .model_binding import ModelBinding
 from .panels.connections import ConnectionsPanel, DetailPanel
-from .panels.faithfulness import FaithfulnessPanel
 from .panels.prune_bar import PruneBar
-from .panels.subgraph import SubgraphView
-from .panels.verify import VerifyPanel
 from .resources import app_icon, demo_graph_path
 from .session_io import autosave_path, read_autosave, write_autosave
 from .tasks import TaskRunner
-from .theme import apply_theme
+from .theme import apply_palette, theme_plots
+
+if TYPE_CHECKING:
+    from .canvas.graph_canvas import GraphCanvas
+    from .panels.faithfulness import FaithfulnessPanel
+    from .panels.subgraph import SubgraphView
+    from .panels.verify import VerifyPanel
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +64,18 @@ AUTOSAVE_MS = 1500
 class MainWindow(ModelBinding, QMainWindow):
     """One window, one open document.
 
+    The plots (canvas, subgraph view, verify and circuit-test panels) are built after the
+    first frame, which shows the first graph's nodes without them (first_sight.py), or at
+    once when anything asks for one of them.
+
     Signals:
+        first_sight(str path): the first graph's nodes are on screen; the canvas comes next.
         graph_loaded(str path): a graph was opened and drawn.
         load_failed(str message): a file could not be opened (the old graph stays).
         pruned(): a prune result was applied to the canvas.
     """
 
+    first_sight = Signal(str)
     graph_loaded = Signal(str)
     load_failed = Signal(str)
     pruned = Signal()
@@ -83,28 +95,30 @@ class MainWindow(ModelBinding, QMainWindow):
         self._error_box: QMessageBox | None = None
         self.restore_box: QMessageBox | None = None
         self.quit_box: QMessageBox | None = None
-        self.canvas = GraphCanvas(parent=self)
-        self.canvas.settings = self.settings  # edge density remembered per file
-        self.setCentralWidget(self.canvas)
+        self._plots_built = False
+        self.dark = False
+        self.sketch: FirstSight | None = FirstSight()
+        # the canvas takes the sketch's place in this holder, so the docks keep their sizes
+        holder = QWidget()
+        QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
+        holder.layout().addWidget(self.sketch)
+        self.setCentralWidget(holder)
         self.connections = ConnectionsPanel(lambda: self.canvas.edge_visible, lambda: self.canvas.share)
         self.details = DetailPanel()
-        self.subgraph = SubgraphView()
         self.backends: dict[tuple[str, ...], Any] = {}
         self._bound: tuple[int, Any, list[int]] | None = None
-        self.verify_panel = VerifyPanel(self, self)
         self.bound_model_dir: str | None = None
         self.bound_transcoders_dir: str | None = None
-        self.faithfulness = FaithfulnessPanel(self, self)
         self.dashboards: Any = None
         self.details.dashboard_of = self.dashboard_of
         self.docks = {name: self._dock(title, widget, area) for name, title, widget, area in (
             ("connections", "Connections", self.connections, Qt.DockWidgetArea.RightDockWidgetArea),
             ("details", "Node", self.details, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("subgraph", "Subgraph (pinned)", self.subgraph, Qt.DockWidgetArea.BottomDockWidgetArea),
-            ("verify", "Verify on the model", self.verify_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
-            ("faithfulness", "Circuit test", self.faithfulness, Qt.DockWidgetArea.BottomDockWidgetArea),
+            # the plotting panels are put in by build_plots
+            ("subgraph", "Subgraph (pinned)", QWidget(), Qt.DockWidgetArea.BottomDockWidgetArea),
+            ("verify", "Verify on the model", QWidget(), Qt.DockWidgetArea.BottomDockWidgetArea),
+            ("faithfulness", "Circuit test", QWidget(), Qt.DockWidgetArea.BottomDockWidgetArea),
         )}
-        self.init_device_choice()
         self.docks["verify"].visibilityChanged.connect(
             lambda shown: self.probe_devices() if shown else None)
         self.tabifyDockWidget(self.docks["subgraph"], self.docks["verify"])
@@ -139,6 +153,54 @@ class MainWindow(ModelBinding, QMainWindow):
         self._close_confirmed = False
         self._restore_layout()
 
+    def build_plots(self) -> None:
+        """Import pyqtgraph and build the canvas and the plotting panels (once)."""
+        if self._plots_built:
+            return
+        self._plots_built = True
+        from .canvas.graph_canvas import GraphCanvas
+        from .panels.faithfulness import FaithfulnessPanel
+        from .panels.subgraph import SubgraphView
+        from .panels.verify import VerifyPanel
+
+        self._canvas = GraphCanvas()
+        self._canvas.settings = self.settings  # edge density remembered per file
+        self._subgraph = SubgraphView()
+        self._verify_panel = VerifyPanel(self, self)
+        self._faithfulness = FaithfulnessPanel(self, self)
+        assert self.sketch is not None
+        self.centralWidget().layout().replaceWidget(self.sketch, self._canvas)
+        self._canvas.show()
+        self.centralWidget().layout().activate()  # its size now: the first graph fits to it
+        self.sketch.deleteLater()
+        self.sketch = None
+        for name, widget in (("subgraph", self._subgraph), ("verify", self._verify_panel),
+                             ("faithfulness", self._faithfulness)):
+            self.docks[name].setWidget(widget)
+        self.init_device_choice()
+        self._theme_plots()
+        long_lived.freeze()  # pyqtgraph's modules and the plots stay for good
+
+    @property
+    def canvas(self) -> GraphCanvas:
+        self.build_plots()
+        return self._canvas
+
+    @property
+    def subgraph(self) -> SubgraphView:
+        self.build_plots()
+        return self._subgraph
+
+    @property
+    def verify_panel(self) -> VerifyPanel:
+        self.build_plots()
+        return self._verify_panel
+
+    @property
+    def faithfulness(self) -> FaithfulnessPanel:
+        self.build_plots()
+        return self._faithfulness
+
     def dashboard_of(self, row: int) -> Any:
         """The open graph's dashboard of feature node ``row`` (None without dashboards)."""
         if self.doc is None or self.dashboards is None:
@@ -152,9 +214,18 @@ class MainWindow(ModelBinding, QMainWindow):
 
     def set_dark_theme(self, dark: bool) -> None:
         """Switch the whole window's theme and remember it across launches."""
-        apply_theme(dark, self.canvas, self.subgraph, self.verify_panel.plot)
-        self.faithfulness.plot.setBackground(self.canvas.theme.background)
+        self.dark = dark
+        apply_palette(dark)
+        if self.sketch is not None:
+            self.sketch.theme = DARK if dark else LIGHT
+            self.sketch.update()
+        self._theme_plots()
         self.settings.setValue("theme", "dark" if dark else "light")
+
+    def _theme_plots(self) -> None:
+        if self._plots_built:
+            theme_plots(DARK if self.dark else LIGHT, self._canvas, self._subgraph,
+                        self._verify_panel.plot, self._faithfulness.plot)
 
     def _restore_layout(self) -> None:
         """Window size and dock layout as the user left them (QSettings)."""
@@ -221,6 +292,9 @@ class MainWindow(ModelBinding, QMainWindow):
         """Set the window up for ``graph`` as one transaction: if any part fails, the previous
         document comes back and the error (naming the file) is shown by the runner."""
         self.progress.hide()
+        if self.sketch is not None:
+            self._first_sight(path, graph, labels)
+            return
         if self.doc is not None and self.doc.modified:
             self.autosave()  # the graph being replaced keeps its edits
         previous = self.doc.checkpoint() if self.doc is not None else None
@@ -241,6 +315,23 @@ class MainWindow(ModelBinding, QMainWindow):
         self.statusBar().showMessage(f"Opened {graph.metadata.prompt or Path(path).name!r}{note}", 10000)
         self._offer_restore(Path(path), graph)
         self.graph_loaded.emit(path)
+
+    def _first_sight(self, path: str, graph: Graph, labels: Any) -> None:
+        """Paint the nodes now; build the plots and open the graph in the next turn."""
+        assert self.sketch is not None
+        self.sketch.show_graph(graph)
+        self.repaint()  # the whole window on screen before the plots are imported and built
+
+        def build_and_open() -> None:
+            self.build_plots()
+            try:
+                self._on_loaded(path, graph, labels)
+            except Exception as exc:  # noqa: BLE001 - shown as the runner shows a failed load
+                log.error("load job failed", exc_info=exc)
+                self._on_load_error(path, exc)
+
+        self.first_sight.emit(path)
+        QTimer.singleShot(0, build_and_open)
 
     def _install(self, path: str, graph: Graph, labels: Any = None) -> None:
         state = state_from_qparams(graph)
@@ -265,6 +356,8 @@ class MainWindow(ModelBinding, QMainWindow):
         else:
             message, details = f"{Path(path).name}: {one_line(exc)}", details_of(exc)
         self.statusBar().showMessage(f"Could not open {Path(path).name}", 10000)
+        if self.sketch is not None:
+            QTimer.singleShot(0, self.build_plots)  # no graph to sketch: the empty plots
         self.show_error("Could not open graph", message, details)
         self.load_failed.emit(message)
 
@@ -532,7 +625,8 @@ class MainWindow(ModelBinding, QMainWindow):
         for backend in self.backends.values():
             backend.close()
         self.backends.clear()
-        self.canvas.detach()
+        if self._plots_built:
+            self._canvas.detach()
         super().closeEvent(event)
 
     def _ask_before_close(self) -> bool:

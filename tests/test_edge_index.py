@@ -38,7 +38,7 @@ def test_a_replaced_graph_gets_its_own_index() -> None:
 
 def test_split_by_bucket_equals_one_mask_per_bucket() -> None:
     pytest.importorskip("PySide6")
-    from circuitdesk.app.canvas.edges import split_by_bucket
+    from circuitdesk.app.canvas.edge_plan import split_by_bucket
 
     rng = np.random.default_rng(1)
     for n in (0, 1, 17, 1000):

@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip("PySide6")
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 
-from circuitdesk.app.canvas.graph_canvas import DARK, GraphCanvas  # noqa: E402
+from circuitdesk.app.canvas.graph_canvas import GraphCanvas  # noqa: E402
+from circuitdesk.app.canvas.palette import DARK  # noqa: E402
 from circuitdesk.graph import load_graph  # noqa: E402
 from circuitdesk.graph.document import Document  # noqa: E402
 from circuitdesk.graph.model import NodeKind  # noqa: E402

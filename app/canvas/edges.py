@@ -19,6 +19,7 @@ from PySide6.QtCore import QLineF, QRectF, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 
 from . import palette
+from .edge_plan import N_BINS
 
 AA_MAX_EDGES = 40_000
 """Up to this many edges the resting image is antialiased (and the strongest drawn wider)."""
@@ -37,29 +38,10 @@ translucent line a millisecond here, so 250 lines across the canvas held the GIL
 call, and the GUI thread's gaps while a 10k-node graph opened reached 110-160 ms
 (``benchmarks/bench_stalls.py``)."""
 
-N_BINS = 4
-"""Magnitude bins per sign; together with the sign they make the style buckets."""
-
 WIDTHS = (0.8, 1.0, 1.5, 2.2)
 """Pen width per strength level when the image is antialiased."""
 POSITIVE = tuple(int(v) for v in palette.POSITIVE)
 NEGATIVE = tuple(int(v) for v in palette.NEGATIVE)
-
-
-def bucket_of(share: np.ndarray) -> np.ndarray:
-    """Bucket index per edge: 0..N_BINS-1 negative (weak→strong), N_BINS.. positive."""
-    mag = np.abs(share)
-    # Shares are heavy-tailed; bin edges on a square-root scale keep the bins populated.
-    level = np.minimum((np.sqrt(mag) * N_BINS).astype(np.int64), N_BINS - 1)
-    return np.where(share >= 0, N_BINS + level, level)
-
-
-def split_by_bucket(segments: np.ndarray, bucket: np.ndarray, n_buckets: int) -> list[np.ndarray]:
-    """``[segments[bucket == b] for b in range(n_buckets)]`` with one sort instead of a mask
-    per bucket (same rows, same order within each bucket)."""
-    order = np.argsort(bucket, kind="stable")
-    ends = np.cumsum(np.bincount(bucket, minlength=n_buckets))
-    return np.split(segments[order], ends[:-1])
 
 
 def bucket_pen(bucket: int, background: QColor | None = None) -> QPen:
@@ -131,9 +113,6 @@ class EdgeLayer(_Batch):
     """
 
     rendered = Signal(object, object)
-    PREVIEW = 800
-    """Edges drawn directly while the full image is being rendered: 3000 long lines took
-    50-140 ms of the GUI thread per frame; 800 strongest still show the structure."""
 
     def __init__(self, n_buckets: int) -> None:
         super().__init__()

@@ -9,8 +9,6 @@ set is redrawn when the view rests, so interactive frames stay cheap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool, QTimer, Signal
@@ -23,9 +21,8 @@ from ...graph.document import Document
 from ...graph.model import Graph, NodeKind
 from ..throttle import throttled
 from .density import DensityBox, remember, remembered
-from .edge_plan import MAX_DRAWN_EDGES, EdgePlan, PlanInputs, plan_edges, same_inputs
+from .edge_plan import MAX_DRAWN_EDGES, N_BINS, EdgePlan, PlanInputs, plan_edges, same_inputs
 from .edges import (
-    N_BINS,
     EdgeBatchItem,
     EdgeLayer,
     bucket_pen,
@@ -35,7 +32,7 @@ from .fitting import ViewFitting
 from .gestures import CanvasGestures
 from .label_placing import LabelPlacing
 from .labels import LabelPainter
-from .palette import share_rgb
+from .palette import GLYPHS, LIGHT, NODE_SIZE, PIN_COLOR, SELECT_COLOR, Theme, share_rgb
 from .scatter import UniformScatter
 from .token_axis import TokenAxis
 from .viewbox import CanvasViewBox
@@ -44,30 +41,8 @@ from .viewbox import CanvasViewBox
 # we throttle hover ourselves (with a trailing call), so let every event through.
 pg.setConfigOptions(mouseRateLimit=0)
 
-GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
-    NodeKind.FEATURE: ("o", (130, 130, 130)),
-    NodeKind.ERROR: ("d", (190, 190, 190)),
-    NodeKind.EMBEDDING: ("s", (106, 168, 79)),
-    NodeKind.LOGIT: ("s", (230, 145, 56)),
-}
-"""Symbol and fill per kind: circle feature, diamond error, square embedding/logit."""
-
-NODE_SIZE = 9
 LOD_MIN_EDGES = 5_000
 """Below this many visible edges every edge is drawn at every zoom."""
-PIN_COLOR = (200, 30, 120)
-SELECT_COLOR = (20, 20, 20)
-
-
-@dataclass(frozen=True)
-class Theme:
-    background: str
-    foreground: str
-    dark: bool
-
-
-LIGHT = Theme("#ffffff", "#333333", False)
-DARK = Theme("#1e1f22", "#d0d0d0", True)
 
 
 class GraphCanvas(LabelPlacing, ViewFitting, CanvasGestures, pg.PlotWidget):  # type: ignore[misc]

@@ -1,9 +1,37 @@
-"""Colours shared by the canvas, the subgraph view and the panels."""
+"""Colours, glyphs and themes shared by the canvas, the first-sight sketch, the subgraph view
+and the panels. Imports no pyqtgraph: the window draws its first frame before loading it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtGui import QColor
+
+from ...graph.model import NodeKind
+
+GLYPHS: dict[NodeKind, tuple[str, tuple[int, int, int]]] = {
+    NodeKind.FEATURE: ("o", (130, 130, 130)),
+    NodeKind.ERROR: ("d", (190, 190, 190)),
+    NodeKind.EMBEDDING: ("s", (106, 168, 79)),
+    NodeKind.LOGIT: ("s", (230, 145, 56)),
+}
+"""Symbol and fill per kind: circle feature, diamond error, square embedding/logit."""
+
+NODE_SIZE = 9
+PIN_COLOR = (200, 30, 120)
+SELECT_COLOR = (20, 20, 20)
+
+
+@dataclass(frozen=True)
+class Theme:
+    background: str
+    foreground: str
+    dark: bool
+
+
+LIGHT = Theme("#ffffff", "#333333", False)
+DARK = Theme("#1e1f22", "#d0d0d0", True)
 
 POSITIVE = np.array([214, 96, 31], dtype=float)   # orange: excitatory
 NEGATIVE = np.array([44, 110, 178], dtype=float)  # blue: inhibitory

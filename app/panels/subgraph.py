@@ -22,9 +22,8 @@ from ...graph.analysis.supernodes import Unit, aggregate_edges, subgraph_units
 from ...graph.document import Document
 from ...graph.model import NodeKind
 from ..canvas.edges import EdgeBatchItem
-from ..canvas.graph_canvas import GLYPHS, NODE_SIZE
 from ..canvas.labels import LabelPainter, PlacedLabel, place_labels, short, text_sizes
-from ..canvas.palette import share_rgb
+from ..canvas.palette import GLYPHS, NODE_SIZE, share_rgb
 from ..canvas.viewbox import CanvasViewBox
 
 GROUP_RGB = (150, 110, 200)

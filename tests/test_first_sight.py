@@ -1,0 +1,98 @@
+"""The window's first frame: the graph's nodes are drawn before pyqtgraph is imported, and
+the canvas then takes the sketch's place without moving the docks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from .conftest import FIXTURES  # noqa: E402
+from .gui_util import make_window  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+FIRST_FRAME = """
+import sys
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from PySide6.QtCore import QSettings, QTimer
+from circuitdesk.app.window import MainWindow
+settings = QSettings(sys.argv[1], QSettings.Format.IniFormat)
+settings.setValue("theme", sys.argv[2])
+w = MainWindow(settings)
+w.show()
+seen = {}
+
+def first(path):
+    image = w.sketch.grab().toImage()
+    seen.update(pg="pyqtgraph" in sys.modules, painted=w.sketch.painted_nodes,
+                corner=image.pixelColor(2, 2).name(), dock=w.docks["connections"].width())
+
+def loaded(path):
+    print(seen["pg"], seen["painted"], w.doc.graph.n_nodes, seen["corner"], w.sketch is None,
+          "pyqtgraph" in sys.modules, seen["dock"] == w.docks["connections"].width(),
+          w.canvas.width() > w.width() // 2)
+    app.quit()
+
+w.first_sight.connect(first)
+w.graph_loaded.connect(loaded)
+QTimer.singleShot(0, w.open_demo)
+QTimer.singleShot(60000, app.quit)
+app.exec()
+"""
+
+
+@pytest.mark.parametrize(("theme", "background"), [("light", "#ffffff"), ("dark", "#1e1f22")])
+def test_first_frame_draws_the_nodes_before_pyqtgraph_is_imported(
+        tmp_path: Path, theme: str, background: str) -> None:
+    """A fresh interpreter, as at launch: the sketch painted every node in the theme's
+    background with pyqtgraph not imported; then the canvas replaced it, the docks as wide
+    as before and the canvas holding most of the window."""
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME, str(tmp_path / "s.ini"), theme],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    pg_at_first, painted, n_nodes, corner, sketch_gone, pg_after, docks_kept, canvas_wide = \
+        out.stdout.split()
+    assert pg_at_first == "False"
+    assert int(painted) == int(n_nodes) > 0
+    assert corner == background
+    assert (sketch_gone, pg_after, docks_kept, canvas_wide) == ("True",) * 4
+
+
+def test_the_plots_are_built_when_asked_for(qtbot, tmp_path: Path) -> None:
+    """Code that reaches for the canvas before the first graph gets it at once."""
+    window = make_window(qtbot, tmp_path)
+    assert window.sketch is not None
+    canvas = window.canvas
+    assert window.sketch is None and window.canvas is canvas
+    assert window.subgraph.parent() is not None
+    window.close()
+
+
+def test_a_failure_after_the_first_frame_is_reported_and_the_window_goes_on(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    window = make_window(qtbot, tmp_path)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("set-up failed")
+
+    monkeypatch.setattr(window, "_install", broken)
+    with qtbot.waitSignal(window.first_sight, timeout=20000), \
+            qtbot.waitSignal(window.load_failed, timeout=20000) as failed:
+        window.open_file(str(FIXTURES["neuronpedia"]))
+    assert "set-up failed" in failed.args[0]
+    assert window.sketch is None and window.doc is None
+    monkeypatch.undo()
+    with qtbot.waitSignal(window.graph_loaded, timeout=20000):
+        window.open_file(str(FIXTURES["neuronpedia"]))
+    assert window.doc is not None and window.canvas.node_visible.any()
+    window.close()
+
