@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,15 @@ MAX_RECENT = 10
 FILE_FILTER = ("Attribution graphs (*.json *.pt);;JSON graphs (*.json);;"
                "circuit-tracer graphs (*.pt);;All files (*)")
 AUTOSAVE_MS = 1500
+PLOT_MODULES = (".canvas.graph_canvas", ".panels.subgraph", ".panels.verify",
+                ".panels.faithfulness")
+
+
+def import_plot_modules(*, progress: Any, cancel: Any) -> None:
+    """Import pyqtgraph and the plotting widgets' modules (a worker's job: 0.15-0.25 s of
+    import would freeze the first frame; the widgets are then built on the GUI thread)."""
+    for name in PLOT_MODULES:
+        importlib.import_module(name, __package__)
 
 
 class MainWindow(ModelBinding, QMainWindow):
@@ -95,7 +105,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self._error_box: QMessageBox | None = None
         self.restore_box: QMessageBox | None = None
         self.quit_box: QMessageBox | None = None
-        self._plots_built = False
+        self._plots_built = self._panels_built = False
         self.dark = False
         self.sketch: FirstSight | None = FirstSight()
         # the canvas takes the sketch's place in this holder, so the docks keep their sizes
@@ -154,30 +164,47 @@ class MainWindow(ModelBinding, QMainWindow):
         self._restore_layout()
 
     def build_plots(self) -> None:
-        """Import pyqtgraph and build the canvas and the plotting panels (once)."""
+        """Build the canvas and the subgraph view (once); the verify and circuit-test panels
+        follow in the next event-loop turn (build_panels), so neither turn holds the GUI
+        thread long. Their modules are imported already when a worker ran
+        :func:`import_plot_modules`, else here."""
         if self._plots_built:
             return
         self._plots_built = True
         from .canvas.graph_canvas import GraphCanvas
-        from .panels.faithfulness import FaithfulnessPanel
         from .panels.subgraph import SubgraphView
-        from .panels.verify import VerifyPanel
 
         self._canvas = GraphCanvas()
         self._canvas.settings = self.settings  # edge density remembered per file
         self._subgraph = SubgraphView()
-        self._verify_panel = VerifyPanel(self, self)
-        self._faithfulness = FaithfulnessPanel(self, self)
         assert self.sketch is not None
         self.centralWidget().layout().replaceWidget(self.sketch, self._canvas)
         self._canvas.show()
         self.centralWidget().layout().activate()  # its size now: the first graph fits to it
         self.sketch.deleteLater()
         self.sketch = None
-        for name, widget in (("subgraph", self._subgraph), ("verify", self._verify_panel),
-                             ("faithfulness", self._faithfulness)):
-            self.docks[name].setWidget(widget)
+        self.docks["subgraph"].setWidget(self._subgraph)
+        self._theme_plots()
+        QTimer.singleShot(0, self.build_panels)
+
+    def build_panels(self) -> None:
+        """Build the verify and circuit-test panels (once), showing the open session's saved
+        results."""
+        if self._panels_built:
+            return
+        self.build_plots()
+        self._panels_built = True
+        from .panels.faithfulness import FaithfulnessPanel
+        from .panels.verify import VerifyPanel
+
+        self._verify_panel = VerifyPanel(self, self)
+        self._faithfulness = FaithfulnessPanel(self, self)
+        self.docks["verify"].setWidget(self._verify_panel)
+        self.docks["faithfulness"].setWidget(self._faithfulness)
         self.init_device_choice()
+        if self.doc is not None:
+            self._verify_panel.reset(self._saved_ours("verify"))
+            self._faithfulness.reset(self._saved_ours("faithfulness"))
         self._theme_plots()
         long_lived.freeze()  # pyqtgraph's modules and the plots stay for good
 
@@ -193,12 +220,12 @@ class MainWindow(ModelBinding, QMainWindow):
 
     @property
     def verify_panel(self) -> VerifyPanel:
-        self.build_plots()
+        self.build_panels()
         return self._verify_panel
 
     @property
     def faithfulness(self) -> FaithfulnessPanel:
-        self.build_plots()
+        self.build_panels()
         return self._faithfulness
 
     def dashboard_of(self, row: int) -> Any:
@@ -224,8 +251,8 @@ class MainWindow(ModelBinding, QMainWindow):
 
     def _theme_plots(self) -> None:
         if self._plots_built:
-            theme_plots(DARK if self.dark else LIGHT, self._canvas, self._subgraph,
-                        self._verify_panel.plot, self._faithfulness.plot)
+            plots = (self._verify_panel.plot, self._faithfulness.plot) if self._panels_built else ()
+            theme_plots(DARK if self.dark else LIGHT, self._canvas, self._subgraph, *plots)
 
     def _restore_layout(self) -> None:
         """Window size and dock layout as the user left them (QSettings)."""
@@ -317,21 +344,19 @@ class MainWindow(ModelBinding, QMainWindow):
         self.graph_loaded.emit(path)
 
     def _first_sight(self, path: str, graph: Graph, labels: Any) -> None:
-        """Paint the nodes now; build the plots and open the graph in the next turn."""
+        """Paint the nodes now; import the plots' modules off the GUI thread, then build the
+        plots and open the graph. A newer open supersedes this one (same job kind)."""
         assert self.sketch is not None
         self.sketch.show_graph(graph)
         self.repaint()  # the whole window on screen before the plots are imported and built
-
-        def build_and_open() -> None:
-            self.build_plots()
-            try:
-                self._on_loaded(path, graph, labels)
-            except Exception as exc:  # noqa: BLE001 - shown as the runner shows a failed load
-                log.error("load job failed", exc_info=exc)
-                self._on_load_error(path, exc)
-
         self.first_sight.emit(path)
-        QTimer.singleShot(0, build_and_open)
+
+        def build_and_open(_: object) -> None:
+            self.build_plots()
+            self._on_loaded(path, graph, labels)
+
+        self.runner.submit("load", import_plot_modules, on_done=build_and_open,
+                           on_error=lambda exc: self._on_load_error(path, exc))
 
     def _install(self, path: str, graph: Graph, labels: Any = None) -> None:
         state = state_from_qparams(graph)
@@ -420,8 +445,9 @@ class MainWindow(ModelBinding, QMainWindow):
         self._whole_scores = None
         self._bound = None
         self.bound_model_dir = self.bound_transcoders_dir = None
-        self.verify_panel.reset(self._saved_ours("verify"))
-        self.faithfulness.reset(self._saved_ours("faithfulness"))
+        if self._panels_built:  # else they show the saved results when built
+            self._verify_panel.reset(self._saved_ours("verify"))
+            self._faithfulness.reset(self._saved_ours("faithfulness"))
         self.clear_search()
         self.request_prune()
         self._update_status()
@@ -444,7 +470,8 @@ class MainWindow(ModelBinding, QMainWindow):
         doc = self.doc
         if doc is None:
             return
-        self.verify_panel.invalidate()
+        if self._panels_built:  # else no verification is running
+            self._verify_panel.invalidate()
         if not doc.state.pruning:
             self.runner.cancel("prune")
             self.prune_result = None

@@ -96,3 +96,25 @@ def test_a_failure_after_the_first_frame_is_reported_and_the_window_goes_on(
     assert window.doc is not None and window.canvas.node_visible.any()
     window.close()
 
+
+
+def test_panels_built_after_the_first_graph_show_its_saved_results(qtbot, tmp_path: Path) -> None:
+    """The verify panel is built a turn after the first graph opens: it still shows the
+    verification results saved in that session."""
+    from circuitdesk.graph import NodeKind
+    from circuitdesk.graph.io.load import load_graph
+    from circuitdesk.graph.io.session import save_session, state_from_qparams
+
+    graph = load_graph(FIXTURES["legacy"])
+    feature = graph.nodes.ids[int((graph.nodes.kind == NodeKind.FEATURE).nonzero()[0][0])]
+    row = {"key": feature, "label": "f", "predicted": -0.5, "predicted_direct": -0.5,
+           "predicted_total": -0.6, "observed": -0.4, "verdict": "confirmed", "downstream": []}
+    session = tmp_path / "session.json"
+    save_session(session, graph, state_from_qparams(graph), extra={"verify": {"rows": [row]}})
+    window = make_window(qtbot, tmp_path)
+    with qtbot.waitSignal(window.graph_loaded, timeout=20000):
+        window.open_file(str(session))
+    assert not window._panels_built  # the next turn builds them
+    qtbot.waitUntil(lambda: window._panels_built, timeout=5000)
+    assert window.verify_panel.table.rowCount() == 1
+    window.close()
