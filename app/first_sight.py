@@ -37,7 +37,7 @@ class FirstSight(QWidget):
         self.painted_nodes = 0
         """Nodes drawn by the last paint (the tests read it)."""
 
-    def show_graph(self, graph: Graph) -> None:
+    def show_graph(self, graph: Graph | None) -> None:
         self.graph = graph
         self.update()
 

@@ -64,9 +64,9 @@ PLOT_MODULES = (".canvas.graph_canvas", ".panels.subgraph", ".panels.verify",
                 ".panels.faithfulness")
 
 
-def import_plot_modules(*, progress: Any, cancel: Any) -> None:
-    """Import pyqtgraph and the plotting widgets' modules (a worker's job: 0.15-0.25 s of
-    import would freeze the first frame; the widgets are then built on the GUI thread)."""
+def import_plot_modules() -> None:
+    """Import pyqtgraph and the plotting widgets' modules (on the first load's worker: their
+    0.15-0.25 s would freeze the first frame; the widgets are then built on the GUI thread)."""
     for name in PLOT_MODULES:
         importlib.import_module(name, __package__)
 
@@ -301,14 +301,22 @@ class MainWindow(ModelBinding, QMainWindow):
         models, dbs, store = self.remembered_models(), self.remembered_dashboards(), \
             self.label_store_path()
 
-        def work(*, progress: Any, cancel: Any) -> tuple[Graph, Any]:
+        first = self.sketch is not None  # no plots yet: sketch the nodes, import the plots
+
+        def work(*, progress: Any, cancel: Any, partial: Any = None) -> tuple[Graph, Any]:
             graph = load_graph(path, progress=progress, cancel=cancel)
+            default_layout(graph)  # the layout, not on the GUI thread
+            if partial is not None:
+                partial(graph)  # the first frame shows it while the rest is done here
             graph.index_edges()  # sorts millions of edges: here, not at the first click
-            default_layout(graph)  # and the layout, not on the GUI thread
-            return graph, find_labels(graph, store, models, dbs)
+            labels = find_labels(graph, store, models, dbs)
+            if first:
+                import_plot_modules()
+            return graph, labels
 
         self.runner.submit("load", work, on_done=lambda got: self._on_loaded(path, *got),
-                           on_error=lambda exc: self._on_load_error(path, exc))
+                           on_error=lambda exc: self._on_load_error(path, exc),
+                           on_partial=(lambda graph: self._sketch(path, graph)) if first else None)
 
     def _on_progress(self, kind: str, fraction: float, phase: str) -> None:
         self.progress.show()
@@ -319,9 +327,7 @@ class MainWindow(ModelBinding, QMainWindow):
         """Set the window up for ``graph`` as one transaction: if any part fails, the previous
         document comes back and the error (naming the file) is shown by the runner."""
         self.progress.hide()
-        if self.sketch is not None:
-            self._first_sight(path, graph, labels)
-            return
+        self.build_plots()  # the first graph: the worker has imported their modules
         if self.doc is not None and self.doc.modified:
             self.autosave()  # the graph being replaced keeps its edits
         previous = self.doc.checkpoint() if self.doc is not None else None
@@ -343,20 +349,13 @@ class MainWindow(ModelBinding, QMainWindow):
         self._offer_restore(Path(path), graph)
         self.graph_loaded.emit(path)
 
-    def _first_sight(self, path: str, graph: Graph, labels: Any) -> None:
-        """Paint the nodes now; import the plots' modules off the GUI thread, then build the
-        plots and open the graph. A newer open supersedes this one (same job kind)."""
-        assert self.sketch is not None
+    def _sketch(self, path: str, graph: Graph) -> None:
+        """The first frame: the graph's nodes, before the plots are imported and built."""
+        if self.sketch is None:
+            return  # something asked for the plots meanwhile: the canvas draws it soon
         self.sketch.show_graph(graph)
-        self.repaint()  # the whole window on screen before the plots are imported and built
+        self.repaint()  # the whole window on screen now, not after this turn
         self.first_sight.emit(path)
-
-        def build_and_open(_: object) -> None:
-            self.build_plots()
-            self._on_loaded(path, graph, labels)
-
-        self.runner.submit("load", import_plot_modules, on_done=build_and_open,
-                           on_error=lambda exc: self._on_load_error(path, exc))
 
     def _install(self, path: str, graph: Graph, labels: Any = None) -> None:
         state = state_from_qparams(graph)
@@ -381,8 +380,9 @@ class MainWindow(ModelBinding, QMainWindow):
         else:
             message, details = f"{Path(path).name}: {one_line(exc)}", details_of(exc)
         self.statusBar().showMessage(f"Could not open {Path(path).name}", 10000)
-        if self.sketch is not None:
-            QTimer.singleShot(0, self.build_plots)  # no graph to sketch: the empty plots
+        if self.sketch is not None:  # the first graph failed: no sketch of it, empty plots
+            self.sketch.show_graph(None)
+            QTimer.singleShot(0, self.build_plots)
         self.show_error("Could not open graph", message, details)
         self.load_failed.emit(message)
 
