@@ -9,6 +9,8 @@ the labels and the gestures. Faded, because the sketch is not yet what pruning w
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
@@ -32,10 +34,14 @@ class FirstSight(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # paints every pixel: the canvas being built beneath it is not painted meanwhile
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.theme: Theme = LIGHT
         self.graph: Graph | None = None
         self.painted_nodes = 0
         """Nodes drawn by the last paint (the tests read it)."""
+        self._made: tuple[Any, ...] = ()
+        """(graph, width, height, glyph size, [(symbol, rgb, points)]) of the last paint."""
 
     def show_graph(self, graph: Graph | None) -> None:
         self.graph = graph
@@ -48,18 +54,31 @@ class FirstSight(QWidget):
         if self.graph is None or not self.graph.n_nodes:
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        layout = default_layout(self.graph)  # computed by the load worker: a lookup here
-        px, size = self._pixels(layout)
-        kinds = self.graph.nodes.kind
-        for kind, (symbol, rgb) in GLYPHS.items():
-            rows = np.flatnonzero(kinds == int(kind))
-            if not rows.size:
-                continue
+        size, groups = self._glyphs()
+        for symbol, rgb, points in groups:
             cap = Qt.PenCapStyle.SquareCap if symbol == "s" else Qt.PenCapStyle.RoundCap
             painter.setPen(QPen(self._faded(rgb), size, Qt.PenStyle.SolidLine, cap))
-            painter.drawPoints(QPolygonF([QPointF(x, y) for x, y in px[rows].tolist()]))
-            self.painted_nodes += int(rows.size)
+            painter.drawPoints(points)
+            self.painted_nodes += points.size()
         painter.end()
+
+    def _glyphs(self) -> tuple[float, list[tuple[str, tuple[int, int, int], QPolygonF]]]:
+        """Glyph size and points per kind, made once per graph and size (a repaint of a
+        10k-node sketch would otherwise spread its cells again)."""
+        assert self.graph is not None
+        made = self._made
+        if not made or made[0] is not self.graph or made[1:3] != (self.width(), self.height()):
+            layout = default_layout(self.graph)  # computed by the load worker: a lookup here
+            px, size = self._pixels(layout)
+            kinds = self.graph.nodes.kind
+            groups = []
+            for kind, (symbol, rgb) in GLYPHS.items():
+                rows = np.flatnonzero(kinds == int(kind))
+                if rows.size:
+                    points = QPolygonF([QPointF(x, y) for x, y in px[rows].tolist()])
+                    groups.append((symbol, rgb, points))
+            self._made = made = (self.graph, self.width(), self.height(), size, groups)
+        return made[3], made[4]
 
     def _faded(self, rgb: tuple[int, int, int]) -> QColor:
         back = QColor(self.theme.background)

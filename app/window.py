@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
-    QVBoxLayout,
+    QStackedLayout,
     QWidget,
 )
 
@@ -108,10 +108,12 @@ class MainWindow(ModelBinding, QMainWindow):
         self._plots_built = self._panels_built = False
         self.dark = False
         self.sketch: FirstSight | None = FirstSight()
-        # the canvas takes the sketch's place in this holder, so the docks keep their sizes
+        # the canvas goes under the sketch in this holder (the docks keep their sizes), gets
+        # its size there and is uncovered once it has drawn the first graph
         holder = QWidget()
-        QVBoxLayout(holder).setContentsMargins(0, 0, 0, 0)
-        holder.layout().addWidget(self.sketch)
+        self._stack = QStackedLayout(holder)
+        self._stack.setStackingMode(QStackedLayout.StackingMode.StackAll)
+        self._stack.addWidget(self.sketch)
         self.setCentralWidget(holder)
         self.connections = ConnectionsPanel(lambda: self.canvas.edge_visible, lambda: self.canvas.share)
         self.details = DetailPanel()
@@ -131,6 +133,8 @@ class MainWindow(ModelBinding, QMainWindow):
         )}
         self.docks["verify"].visibilityChanged.connect(
             lambda shown: self.probe_devices() if shown else None)
+        self.docks["faithfulness"].visibilityChanged.connect(
+            lambda shown: self.build_panels() if shown else None)
         self.tabifyDockWidget(self.docks["subgraph"], self.docks["verify"])
         self.tabifyDockWidget(self.docks["verify"], self.docks["faithfulness"])
         self.docks["subgraph"].raise_()
@@ -163,11 +167,10 @@ class MainWindow(ModelBinding, QMainWindow):
         self._close_confirmed = False
         self._restore_layout()
 
-    def build_plots(self) -> None:
-        """Build the canvas and the subgraph view (once); the verify and circuit-test panels
-        follow in the next event-loop turn (build_panels), so neither turn holds the GUI
-        thread long. Their modules are imported already when a worker ran
-        :func:`import_plot_modules`, else here."""
+    def build_plots(self, under_sketch: bool = False) -> None:
+        """Build the canvas and the subgraph view (once). Their modules are imported already
+        when the first load's worker ran :func:`import_plot_modules`, else here.
+        ``under_sketch``: the sketch stays on top until :meth:`_drop_sketch`."""
         if self._plots_built:
             return
         self._plots_built = True
@@ -177,19 +180,30 @@ class MainWindow(ModelBinding, QMainWindow):
         self._canvas = GraphCanvas()
         self._canvas.settings = self.settings  # edge density remembered per file
         self._subgraph = SubgraphView()
-        assert self.sketch is not None
-        self.centralWidget().layout().replaceWidget(self.sketch, self._canvas)
+        self._stack.addWidget(self._canvas)
         self._canvas.show()
-        self.centralWidget().layout().activate()  # its size now: the first graph fits to it
-        self.sketch.deleteLater()
-        self.sketch = None
+        self._stack.activate()  # its size now: the first graph fits to it
         self.docks["subgraph"].setWidget(self._subgraph)
         self._theme_plots()
-        QTimer.singleShot(0, self.build_panels)
+        long_lived.freeze()  # the plots stay for good
+        if under_sketch and self.sketch is not None:
+            self._stack.setCurrentWidget(self.sketch)
+            self.sketch.raise_()
+        else:
+            self._drop_sketch()
+
+    def _drop_sketch(self) -> None:
+        if self.sketch is not None:
+            self._stack.removeWidget(self.sketch)
+            self.sketch.deleteLater()
+            self.sketch = None
+            self._stack.setCurrentWidget(self._canvas)
 
     def build_panels(self) -> None:
         """Build the verify and circuit-test panels (once), showing the open session's saved
-        results."""
+        results: when their tab is first shown or anything asks for one of them (two more
+        plots, about 40 ms of the GUI thread, kept out of the turns that open the first
+        graph)."""
         if self._panels_built:
             return
         self.build_plots()
@@ -327,7 +341,13 @@ class MainWindow(ModelBinding, QMainWindow):
         """Set the window up for ``graph`` as one transaction: if any part fails, the previous
         document comes back and the error (naming the file) is shown by the runner."""
         self.progress.hide()
-        self.build_plots()  # the first graph: the worker has imported their modules
+        if not self._plots_built:
+            # the first graph: build the plots now (the worker imported their modules) and
+            # open the graph in the next turn, so no turn holds the GUI thread long
+            long_lived.freeze()  # pyqtgraph's modules: no 50 ms full collector pass over them
+            self.build_plots(under_sketch=True)
+            QTimer.singleShot(0, lambda: self._open_later(path, graph, labels))
+            return
         if self.doc is not None and self.doc.modified:
             self.autosave()  # the graph being replaced keeps its edits
         previous = self.doc.checkpoint() if self.doc is not None else None
@@ -346,8 +366,17 @@ class MainWindow(ModelBinding, QMainWindow):
         self.setWindowTitle(f"{Path(path).name} — CircuitDesk")
         note = f" ({len(graph.warnings)} warning(s): {graph.warnings[0]})" if graph.warnings else ""
         self.statusBar().showMessage(f"Opened {graph.metadata.prompt or Path(path).name!r}{note}", 10000)
+        self._drop_sketch()
         self._offer_restore(Path(path), graph)
         self.graph_loaded.emit(path)
+
+    def _open_later(self, path: str, graph: Graph, labels: Any) -> None:
+        try:
+            self._on_loaded(path, graph, labels)
+        except Exception as exc:  # noqa: BLE001 - shown as the runner shows a failed load
+            log.error("load job failed", exc_info=exc)
+            self._drop_sketch()
+            self._on_load_error(path, exc)
 
     def _sketch(self, path: str, graph: Graph) -> None:
         """The first frame: the graph's nodes, before the plots are imported and built."""

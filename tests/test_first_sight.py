@@ -99,9 +99,11 @@ def test_a_failure_after_the_first_frame_is_reported_and_the_window_goes_on(
 
 
 
-def test_panels_built_after_the_first_graph_show_its_saved_results(qtbot, tmp_path: Path) -> None:
-    """The verify panel is built a turn after the first graph opens: it still shows the
-    verification results saved in that session."""
+@pytest.mark.parametrize("dock", ["verify", "faithfulness"])
+def test_panels_built_when_their_tab_is_shown_show_the_saved_results(
+        qtbot, tmp_path: Path, dock: str) -> None:
+    """The verify and circuit-test panels are built when their tab is first shown (not
+    with the first graph): the verify panel then shows the results saved in the session."""
     from circuitdesk.graph import NodeKind
     from circuitdesk.graph.io.load import load_graph
     from circuitdesk.graph.io.session import save_session, state_from_qparams
@@ -115,7 +117,9 @@ def test_panels_built_after_the_first_graph_show_its_saved_results(qtbot, tmp_pa
     window = make_window(qtbot, tmp_path)
     with qtbot.waitSignal(window.graph_loaded, timeout=20000):
         window.open_file(str(session))
-    assert not window._panels_built  # the next turn builds them
+    qtbot.wait(50)
+    assert not window._panels_built
+    window.docks[dock].raise_()
     qtbot.waitUntil(lambda: window._panels_built, timeout=5000)
     assert window.verify_panel.table.rowCount() == 1
     window.close()

@@ -94,3 +94,26 @@ def test_level_of_detail_drops_weak_edges_when_zoomed_out(qtbot, monkeypatch) ->
     assert set(canvas.edge_layer._order) <= set(full)
     canvas.reset_view()
     qtbot.waitUntil(lambda: canvas.edge_layer._order == full, timeout=5000)
+
+
+def test_leader_lines_start_at_the_glyph_edge(qtbot) -> None:
+    """A label's leader line runs from its glyph's edge to the box: drawn from the centre it
+    crossed the glyph and hid half its colour."""
+    from PySide6.QtGui import QPainter
+
+    from circuitdesk.app.canvas.labels import LabelPainter, PlacedLabel
+
+    painter_item = LabelPainter()
+    painter_item.labels = [PlacedLabel("far label", 0, (50.0, 60.0), (-30.0, -45.0, 30.0, -30.0),
+                                       True, glyph_radius=4.0)]
+    image = QImage(100, 100, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter_item.paint(painter)
+    painter.end()
+
+    def dark(x: int, y: int) -> bool:
+        return image.pixelColor(x, y).lightness() < 200
+
+    assert any(dark(x, y) for x in (49, 50, 51) for y in range(40, 54))  # the line is drawn
+    assert not any(dark(x, y) for x in (49, 50, 51) for y in range(57, 64))  # not over the glyph

@@ -113,7 +113,8 @@ class LabelPlacing:
             off = boxes[k] - np.r_[anchors[k], anchors[k]]
             gap = max(off[0], -off[2], off[1], -off[3])  # how far the box is from the node
             placed.append(PlacedLabel(texts[k], row, (float(self.xy[row, 0]), float(self.xy[row, 1])),
-                                      tuple(float(v) for v in off), gap > half + 4))
+                                      tuple(float(v) for v in off), gap > half + 4,
+                                      glyph_radius=half))
         return placed
 
     def _show_hovered(self) -> None:

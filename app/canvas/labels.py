@@ -11,6 +11,7 @@ is left, most influential first, so they appear as zoom allows. One
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +161,9 @@ class PlacedLabel:
     leader: bool
     fill: QColor | None = None
     """Background of the box when it is not the usual one (a supernode's box)."""
+    glyph_radius: float = 0.0
+    """Px from the anchor to its glyph's edge, where the leader line starts (drawn from the
+    centre it crossed the glyph and hid half its colour)."""
 
 
 class LabelPainter(pg.GraphicsObject):  # type: ignore[misc]
@@ -213,9 +217,13 @@ class LabelPainter(pg.GraphicsObject):  # type: ignore[misc]
             x0, y0, x1, y1 = lab.offset
             rect = QRectF(p.x() + x0, p.y() + y0, x1 - x0, y1 - y0)
             if lab.leader:
-                painter.setPen(QPen(self._leader, 1.0))
-                painter.drawLine(p, QPointF(min(max(p.x(), rect.left()), rect.right()),
-                                            min(max(p.y(), rect.top()), rect.bottom())))
+                end = QPointF(min(max(p.x(), rect.left()), rect.right()),
+                              min(max(p.y(), rect.top()), rect.bottom()))
+                length = math.hypot(end.x() - p.x(), end.y() - p.y())
+                start = (lab.glyph_radius + 1.0) / length if length else 1.0
+                if start < 1.0:
+                    painter.setPen(QPen(self._leader, 1.0))
+                    painter.drawLine(p + (end - p) * start, end)
             painter.setPen(QPen(self._border, 1.0))
             painter.setBrush(lab.fill or self._fill)
             painter.drawRoundedRect(rect, 2.0, 2.0)

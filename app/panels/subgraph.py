@@ -191,7 +191,7 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
             self.placed.append(PlacedLabel(texts[k], k, tuple(self.xy[k].tolist()),
                                            tuple(float(v) for v in off),
                                            not inside and gap > radii[k] + 4,
-                                           fill if group[k] else None))
+                                           fill if group[k] else None, float(radii[k])))
         self.labels.set_labels(self.placed, self.vb.viewRect())
 
     def drawn_report(self) -> dict[str, Any]:
