@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -37,7 +37,7 @@ from .actions import build_menus
 from .canvas.edge_plan import plan_edges
 from .canvas.palette import DARK, LIGHT
 from .error_report import details_of, one_line
-from .first_sight import FirstSight
+from .first_sight import FirstSight, render_sketch
 from .folders import default_folder, remember_folder
 from .labels_lookup import find_labels
 from .model_binding import ModelBinding
@@ -315,13 +315,17 @@ class MainWindow(ModelBinding, QMainWindow):
         models, dbs, store = self.remembered_models(), self.remembered_dashboards(), \
             self.label_store_path()
 
-        first = self.sketch is not None  # no plots yet: sketch the nodes, import the plots
+        sketch = self.sketch  # no plots yet: sketch the nodes, import the plots
+        first = sketch is not None
+        size = (sketch.width(), sketch.height(), sketch.theme, sketch.devicePixelRatioF()) \
+            if sketch is not None else None
 
         def work(*, progress: Any, cancel: Any, partial: Any = None) -> tuple[Graph, Any]:
             graph = load_graph(path, progress=progress, cancel=cancel)
             default_layout(graph)  # the layout, not on the GUI thread
-            if partial is not None:
-                partial(graph)  # the first frame shows it while the rest is done here
+            if partial is not None and size is not None:
+                # the first frame shows it while the rest is done here
+                partial((graph, render_sketch(graph, *size)))
             graph.index_edges()  # sorts millions of edges: here, not at the first click
             labels = find_labels(graph, store, models, dbs)
             if first:
@@ -330,7 +334,7 @@ class MainWindow(ModelBinding, QMainWindow):
 
         self.runner.submit("load", work, on_done=lambda got: self._on_loaded(path, *got),
                            on_error=lambda exc: self._on_load_error(path, exc),
-                           on_partial=(lambda graph: self._sketch(path, graph)) if first else None)
+                           on_partial=(lambda got: self._sketch(path, *got)) if first else None)
 
     def _on_progress(self, kind: str, fraction: float, phase: str) -> None:
         self.progress.show()
@@ -378,11 +382,11 @@ class MainWindow(ModelBinding, QMainWindow):
             self._drop_sketch()
             self._on_load_error(path, exc)
 
-    def _sketch(self, path: str, graph: Graph) -> None:
+    def _sketch(self, path: str, graph: Graph, image: QImage) -> None:
         """The first frame: the graph's nodes, before the plots are imported and built."""
         if self.sketch is None:
             return  # something asked for the plots meanwhile: the canvas draws it soon
-        self.sketch.show_graph(graph)
+        self.sketch.show_image(image, graph.n_nodes)
         self.repaint()  # the whole window on screen now, not after this turn
         self.first_sight.emit(path)
 
@@ -410,7 +414,7 @@ class MainWindow(ModelBinding, QMainWindow):
             message, details = f"{Path(path).name}: {one_line(exc)}", details_of(exc)
         self.statusBar().showMessage(f"Could not open {Path(path).name}", 10000)
         if self.sketch is not None:  # the first graph failed: no sketch of it, empty plots
-            self.sketch.show_graph(None)
+            self.sketch.show_image(None)
             QTimer.singleShot(0, self.build_plots)
         self.show_error("Could not open graph", message, details)
         self.load_failed.emit(message)
