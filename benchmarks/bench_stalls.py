@@ -367,19 +367,24 @@ def startup(repeat: int = 3) -> tuple[float, float, float, float, float]:
              "w=QMainWindow(); w.setCentralWidget(pg.PlotWidget()); w.resize(1400, 900); w.show()\n"
              "QTimer.singleShot(0, lambda: (print(time.time()-t0), app.quit())); app.exec()\n")
 
-    def run(code: str) -> list[float]:
-        """Median over ``repeat`` runs of each time the code prints, counted from the launch
-        (interpreter start included, process exit not)."""
-        runs = []
-        for _ in range(repeat):
-            env = dict(os.environ, CD_LAUNCH=repr(time.time()))
-            out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                                 text=True, env=env).stdout.split()
-            runs.append([float(v) for v in out])
-        return [sorted(r[i] for r in runs)[len(runs) // 2] for i in range(len(runs[0]))]
+    def once(code: str) -> list[float]:
+        """Each time the code prints, counted from the launch (interpreter start included,
+        process exit not)."""
+        env = dict(os.environ, CD_LAUNCH=repr(time.time()))
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                             text=True, env=env).stdout.split()
+        return [float(v) for v in out]
 
-    first, full, gap = run(ours)
-    return first, full, gap, run(bare)[0], run(floor)[0]
+    # interleaved, so that a change in the machine's load falls on all three alike
+    runs: list[list[list[float]]] = [[], [], []]
+    for _ in range(repeat):
+        for k, code in enumerate((ours, bare, floor)):
+            runs[k].append(once(code))
+
+    def median(k: int, i: int = 0) -> float:
+        return sorted(r[i] for r in runs[k])[len(runs[k]) // 2]
+
+    return median(0, 0), median(0, 1), median(0, 2), median(1), median(2)
 
 
 def main() -> None:
