@@ -21,14 +21,13 @@ from PySide6.QtWidgets import QWidget
 from ..graph.analysis.layout import Layout, default_layout
 from ..graph.model import Graph
 from .canvas.cells import glyph_size, spread_cells
+from .canvas.fitting import headroom_extent, logit_headroom_px
 from .canvas.palette import GLYPHS, LIGHT, Theme
 
 MARGINS = (46, 12, 12, 40)
 """Left, top, right, bottom px: where the canvas's axes are."""
 FADE = 0.55
 """How far the glyphs' colours are mixed towards the background."""
-HEADROOM = 0.12
-"""Share of the height above the top row (the canvas keeps it for the logits' labels)."""
 
 
 def render_sketch(graph: Graph, width: int, height: int, theme: Theme,
@@ -66,7 +65,7 @@ def _pixels(graph: Graph, layout: Layout, width: int, height: int) -> tuple[np.n
     x0, x1 = float(cx[0] - cw[0] / 2), float(cx[-1] + cw[-1] / 2)
     y0 = -0.6
     y1 = (max(layout.row_labels) if layout.row_labels else 1) + 0.6
-    y1 += HEADROOM * (y1 - y0) / (1 - HEADROOM)
+    y1 += headroom_extent(y0, y1, area.height(), logit_headroom_px(graph))  # as the canvas
     sx, sy = area.width() / max(x1 - x0, 1e-9), area.height() / max(y1 - y0, 1e-9)
     pos = np.clip(graph.nodes.position, 0, layout.n_positions - 1)
     xy = spread_cells(layout.xy, layout.xy[:, 1], pos, cw[pos] * 0.8, sx, sy)

@@ -13,7 +13,29 @@ import numpy as np
 
 from ...graph.analysis.layout import Layout
 from ...graph.document import Document
+from ...graph.model import Graph, NodeKind
 from .cells import glyph_size, spread_cells
+
+LABEL_PX = 17.0
+"""Height of one label box, px (headroom above the logit row is counted in these)."""
+
+
+def logit_headroom_px(graph: Graph) -> float:
+    """Room above the top row for the labels of the output logits, px: the most logits of
+    one position, stacked."""
+    logit = graph.nodes.kind == NodeKind.LOGIT
+    if not logit.any():
+        return 0.0
+    _, counts = np.unique(graph.nodes.position[logit], return_counts=True)
+    return int(counts.max()) * (LABEL_PX + 2.0) + 12.0
+
+
+def headroom_extent(y0: float, y1: float, height: float, headroom_px: float) -> float:
+    """Layout units to add above ``y1`` so that ``headroom_px`` of a ``height`` px view stay
+    free above the top row; up to half the height: ten logits of one position need a
+    10-label stack, which a 1400x900 window's canvas could not hold at 0.3."""
+    room = min(headroom_px, 0.5 * height)
+    return room * (y1 - y0) / max(height - room, 1.0)
 
 
 class ViewFitting:
@@ -50,10 +72,7 @@ class ViewFitting:
     def _fit_rect(self, rect: tuple[float, float, float, float]) -> None:
         x0, y0, x1, y1 = rect
         h = self.vb.height() if self.vb.height() > 50 else 700.0
-        # up to half the height: ten logits of one position need a 10-label stack above the
-        # top row, which a 1400x900 window's canvas could not hold at 0.3
-        room = min(self.headroom_px(), 0.5 * h)  # type: ignore[attr-defined]
-        extra = room * (y1 - y0) / max(h - room, 1.0)
+        extra = headroom_extent(y0, y1, h, self.headroom_px())  # type: ignore[attr-defined]
         self.getPlotItem().setRange(  # type: ignore[attr-defined]
             xRange=(x0, x1), yRange=(y0, y1 + extra), padding=0)
 

@@ -18,14 +18,11 @@ from PySide6.QtCore import QPointF
 from ...graph.document import Document, display_label
 from ...graph.figure.labels import logit_label, node_label
 from ...graph.model import NodeKind
+from .fitting import logit_headroom_px
 from .labels import MAX_LABELS, PlacedLabel, place_labels, short, text_sizes
 
 SEARCH_LABELS = 12
 """Search hits labelled (the first ones, in node order)."""
-LABEL_PX = 17.0
-"""Height of one label box, px (headroom above the logit row is counted in these)."""
-
-
 def canvas_text(doc: Document, row: int) -> str:
     """What a node is called on the canvas: logits by their token, others by clerp/label."""
     graph, state = doc.graph, doc.state
@@ -167,14 +164,7 @@ class LabelPlacing:
 
     def headroom_px(self) -> float:
         """Room above the top row for the labels of the output logits, px."""
-        if self._doc is None:
-            return 0.0
-        graph = self._doc.graph
-        logit = graph.nodes.kind == NodeKind.LOGIT
-        if not logit.any():
-            return 0.0
-        _, counts = np.unique(graph.nodes.position[logit], return_counts=True)
-        return int(counts.max()) * (LABEL_PX + 2.0) + 12.0
+        return 0.0 if self._doc is None else logit_headroom_px(self._doc.graph)
 
     def drawn_report(self) -> dict[str, Any]:
         """Nodes and labels drawn, in this widget's pixels (``screenshot --report``)."""
