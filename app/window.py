@@ -132,7 +132,7 @@ class MainWindow(ModelBinding, QMainWindow):
             ("faithfulness", "Circuit test", QWidget(), Qt.DockWidgetArea.BottomDockWidgetArea),
         )}
         self.docks["verify"].visibilityChanged.connect(
-            lambda shown: self.probe_devices() if shown else None)
+            lambda shown: (self.build_panels(), self.probe_devices()) if shown else None)
         self.docks["faithfulness"].visibilityChanged.connect(
             lambda shown: self.build_panels() if shown else None)
         self.tabifyDockWidget(self.docks["subgraph"], self.docks["verify"])

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from .conftest import FIXTURES  # noqa: E402
-from .gui_util import make_window  # noqa: E402
+from .gui_util import make_window, open_graph  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -122,4 +122,18 @@ def test_panels_built_when_their_tab_is_shown_show_the_saved_results(
     window.docks[dock].raise_()
     qtbot.waitUntil(lambda: window._panels_built, timeout=5000)
     assert window.verify_panel.table.rowCount() == 1
+    window.close()
+
+
+@pytest.mark.parametrize("dock", ["verify", "faithfulness"])
+def test_a_panel_tab_shows_its_panel_at_once(qtbot, tmp_path: Path, dock: str) -> None:
+    """Raising the Verify or Circuit test tab builds the panels there and then (not after the
+    device probe has imported torch) and the panel is shown, not left hidden in its dock."""
+    window = make_window(qtbot, tmp_path)
+    open_graph(qtbot, window, FIXTURES["legacy"])
+    window.docks[dock].raise_()
+    qtbot.wait(20)
+    panel = window._verify_panel if dock == "verify" else window._faithfulness
+    assert window.docks[dock].widget() is panel and panel.isVisible()
+    assert panel.width() > 300
     window.close()
