@@ -17,7 +17,8 @@ class MenuHost(Protocol):
     """The window as the menus see it (this module never imports the window class)."""
 
     doc: Any
-    canvas: Any
+    @property
+    def canvas(self) -> Any: ...  # built on first use (read-only)
     dark: bool
     runner: Any
     prune_result: Any

@@ -131,8 +131,7 @@ class MainWindow(ModelBinding, QMainWindow):
             ("verify", "Verify on the model", QWidget(), Qt.DockWidgetArea.BottomDockWidgetArea),
             ("faithfulness", "Circuit test", QWidget(), Qt.DockWidgetArea.BottomDockWidgetArea),
         )}
-        self.docks["verify"].visibilityChanged.connect(
-            lambda shown: (self.build_panels(), self.probe_devices()) if shown else None)
+        self.docks["verify"].visibilityChanged.connect(self._on_verify_shown)
         self.docks["faithfulness"].visibilityChanged.connect(
             lambda shown: self.build_panels() if shown else None)
         self.tabifyDockWidget(self.docks["subgraph"], self.docks["verify"])
@@ -221,6 +220,11 @@ class MainWindow(ModelBinding, QMainWindow):
             self._faithfulness.reset(self._saved_ours("faithfulness"))
         self._theme_plots()
         long_lived.freeze()  # pyqtgraph's modules and the plots stay for good
+
+    def _on_verify_shown(self, shown: bool) -> None:
+        if shown:  # the panel at once; the device list once torch has probed (seconds)
+            self.build_panels()
+            self.probe_devices()
 
     @property
     def canvas(self) -> GraphCanvas:

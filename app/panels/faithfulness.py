@@ -44,7 +44,8 @@ class FaithfulnessHost(Protocol):
     doc: Any
     prune_result: Any
     runner: Any
-    canvas: Any
+    @property
+    def canvas(self) -> Any: ...  # built on first use (read-only)
     bound_model_dir: str | None
 
     def with_backend(self, then: Callable[[Any, list[int]], object],

@@ -43,7 +43,8 @@ class VerifyHost(Protocol):
     doc: Any
     prune_result: Any
     runner: Any
-    canvas: Any
+    @property
+    def canvas(self) -> Any: ...  # built on first use (read-only)
 
     def with_backend(self, then: Callable[[Any, list[int]], object]) -> None: ...
 
