@@ -20,9 +20,9 @@ from PySide6.QtWidgets import QWidget
 
 from ..graph.analysis.layout import Layout, default_layout
 from ..graph.model import Graph
-from .canvas.cells import glyph_size, spread_cells
-from .canvas.fitting import headroom_extent, logit_headroom_px
-from .canvas.palette import GLYPHS, LIGHT, Theme
+from .canvas.cells import glyph_size
+from .canvas.fitting import headroom_extent, layout_rect, logit_headroom_px, spread_layout
+from .canvas.palette import GLYPHS, LIGHT, Theme, blended
 
 MARGINS = (46, 12, 12, 40)
 """Left, top, right, bottom px: where the canvas's axes are."""
@@ -43,13 +43,11 @@ def render_sketch(graph: Graph, width: int, height: int, theme: Theme,
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     kinds = graph.nodes.kind
-    back = QColor(theme.background)
     for kind, (symbol, rgb) in GLYPHS.items():
         rows = np.flatnonzero(kinds == int(kind))
         if not rows.size:
             continue
-        faded = QColor(*(round(c + FADE * (b - c))
-                         for c, b in zip(rgb, (back.red(), back.green(), back.blue()))))
+        faded = blended(rgb, QColor(theme.background), 1 - FADE)
         cap = Qt.PenCapStyle.SquareCap if symbol == "s" else Qt.PenCapStyle.RoundCap
         painter.setPen(QPen(faded, size, Qt.PenStyle.SolidLine, cap))
         painter.drawPoints(QPolygonF([QPointF(x, y) for x, y in px[rows].tolist()]))
@@ -61,14 +59,10 @@ def _pixels(graph: Graph, layout: Layout, width: int, height: int) -> tuple[np.n
     """Node centres in widget pixels and the glyph size, as the canvas's default view."""
     left, top, right, bottom = MARGINS
     area = QRectF(left, top, max(width - left - right, 1), max(height - top - bottom, 1))
-    cx, cw = layout.column_x, layout.column_width
-    x0, x1 = float(cx[0] - cw[0] / 2), float(cx[-1] + cw[-1] / 2)
-    y0 = -0.6
-    y1 = (max(layout.row_labels) if layout.row_labels else 1) + 0.6
+    x0, y0, x1, y1 = layout_rect(layout)
     y1 += headroom_extent(y0, y1, area.height(), logit_headroom_px(graph))  # as the canvas
     sx, sy = area.width() / max(x1 - x0, 1e-9), area.height() / max(y1 - y0, 1e-9)
-    pos = np.clip(graph.nodes.position, 0, layout.n_positions - 1)
-    xy = spread_cells(layout.xy, layout.xy[:, 1], pos, cw[pos] * 0.8, sx, sy)
+    xy = spread_layout(graph, layout, sx, sy)
     size = glyph_size(xy, np.round(layout.xy[:, 1]), graph.nodes.position, sx, sy)
     px = np.column_stack([area.left() + (xy[:, 0] - x0) * sx,
                           area.bottom() - (xy[:, 1] - y0) * sy])

@@ -182,7 +182,7 @@ class MainWindow(ModelBinding, QMainWindow):
         self._stack.addWidget(self._canvas)
         self._canvas.show()
         self._stack.activate()  # its size now: the first graph fits to it
-        self.docks["subgraph"].setWidget(self._subgraph)
+        self._put_in_dock("subgraph", self._subgraph)
         self._theme_plots()
         long_lived.freeze()  # the plots stay for good
         if under_sketch and self.sketch is not None:
@@ -212,14 +212,20 @@ class MainWindow(ModelBinding, QMainWindow):
 
         self._verify_panel = VerifyPanel(self, self)
         self._faithfulness = FaithfulnessPanel(self, self)
-        self.docks["verify"].setWidget(self._verify_panel)
-        self.docks["faithfulness"].setWidget(self._faithfulness)
+        self._put_in_dock("verify", self._verify_panel)
+        self._put_in_dock("faithfulness", self._faithfulness)
         self.init_device_choice()
         if self.doc is not None:
             self._verify_panel.reset(self._saved_ours("verify"))
             self._faithfulness.reset(self._saved_ours("faithfulness"))
         self._theme_plots()
-        long_lived.freeze()  # pyqtgraph's modules and the plots stay for good
+        long_lived.freeze()  # the panels stay for good
+
+    def _put_in_dock(self, name: str, widget: QWidget) -> None:
+        """``widget`` in place of the dock's empty placeholder (deleted: setWidget keeps it)."""
+        placeholder = self.docks[name].widget()
+        self.docks[name].setWidget(widget)
+        placeholder.deleteLater()
 
     def _on_verify_shown(self, shown: bool) -> None:
         if shown:  # the panel at once; the device list once torch has probed (seconds)
@@ -320,25 +326,25 @@ class MainWindow(ModelBinding, QMainWindow):
             self.label_store_path()
 
         sketch = self.sketch  # no plots yet: sketch the nodes, import the plots
-        first = sketch is not None
-        size = (sketch.width(), sketch.height(), sketch.theme, sketch.devicePixelRatioF()) \
-            if sketch is not None else None
+        sketch_args = None if sketch is None else (
+            sketch.width(), sketch.height(), sketch.theme, sketch.devicePixelRatioF())
 
         def work(*, progress: Any, cancel: Any, partial: Any = None) -> tuple[Graph, Any]:
             graph = load_graph(path, progress=progress, cancel=cancel)
             default_layout(graph)  # the layout, not on the GUI thread
-            if partial is not None and size is not None:
+            if partial is not None and sketch_args is not None:
                 # the first frame shows it while the rest is done here
-                partial((graph, render_sketch(graph, *size)))
+                partial((graph, render_sketch(graph, *sketch_args)))
             graph.index_edges()  # sorts millions of edges: here, not at the first click
             labels = find_labels(graph, store, models, dbs)
-            if first:
+            if sketch_args is not None:
                 import_plot_modules()
             return graph, labels
 
         self.runner.submit("load", work, on_done=lambda got: self._on_loaded(path, *got),
                            on_error=lambda exc: self._on_load_error(path, exc),
-                           on_partial=(lambda got: self._sketch(path, *got)) if first else None)
+                           on_partial=None if sketch_args is None
+                           else (lambda got: self._sketch(path, *got)))
 
     def _on_progress(self, kind: str, fraction: float, phase: str) -> None:
         self.progress.show()

@@ -51,12 +51,9 @@ def bucket_pen(bucket: int, background: QColor | None = None) -> QPen:
     which is what makes 100k edges affordable; the weakest are 1 px and pale.
     """
     level = bucket % N_BINS
-    rgb = np.array(POSITIVE if bucket >= N_BINS else NEGATIVE, dtype=float)
-    bg = background or QColor("white")
-    back = np.array([bg.red(), bg.green(), bg.blue()], dtype=float)
     alpha = (0.12, 0.3, 0.6, 0.95)[min(level, 3)]  # weak edges recede
-    r, g, b = (back * (1 - alpha) + rgb * alpha).round().astype(int).tolist()
-    pen = QPen(QColor(r, g, b))
+    pen = QPen(palette.blended(POSITIVE if bucket >= N_BINS else NEGATIVE,
+                               background or QColor("white"), alpha))
     pen.setCosmetic(True)
     pen.setWidthF(1.0)  # wider pens leave Qt's fast line path: 3-4x slower (STYLE.md §3)
     return pen

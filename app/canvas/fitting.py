@@ -38,6 +38,20 @@ def headroom_extent(y0: float, y1: float, height: float, headroom_px: float) -> 
     return room * (y1 - y0) / max(height - room, 1.0)
 
 
+def layout_rect(layout: Layout) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of every column and row of ``layout``, with half a row to spare."""
+    top = max(layout.row_labels) if layout.row_labels else 1
+    cx, cw = layout.column_x, layout.column_width
+    return (float(cx[0] - cw[0] / 2), -0.6, float(cx[-1] + cw[-1] / 2), top + 0.6)
+
+
+def spread_layout(graph: Graph, layout: Layout, px_per_x: float, px_per_y: float) -> np.ndarray:
+    """Layout coordinates with crowded cells wrapped into sub-rows at this scale (cells.py)."""
+    pos = np.clip(graph.nodes.position, 0, layout.n_positions - 1)
+    width = layout.column_width[pos] * 0.8
+    return spread_cells(layout.xy, layout.xy[:, 1], pos, width, px_per_x, px_per_y)
+
+
 class ViewFitting:
     """View fitting for :class:`~.graph_canvas.GraphCanvas`."""
 
@@ -65,9 +79,7 @@ class ViewFitting:
 
     def _layout_rect(self) -> tuple[float, float, float, float]:
         assert self.layout_ is not None
-        top = max(self.layout_.row_labels) if self.layout_.row_labels else 1
-        cx, cw = self.layout_.column_x, self.layout_.column_width
-        return (float(cx[0] - cw[0] / 2), -0.6, float(cx[-1] + cw[-1] / 2), top + 0.6)
+        return layout_rect(self.layout_)
 
     def _fit_rect(self, rect: tuple[float, float, float, float]) -> None:
         x0, y0, x1, y1 = rect
@@ -79,10 +91,7 @@ class ViewFitting:
     def _spread(self) -> np.ndarray:
         """Layout coordinates with crowded cells wrapped into sub-rows (see cells.py)."""
         assert self._doc is not None and self.layout_ is not None
-        sx, sy = self._px_per_unit()
-        pos = np.clip(self._doc.graph.nodes.position, 0, self.layout_.n_positions - 1)
-        width = self.layout_.column_width[pos] * 0.8
-        return spread_cells(self.layout_.xy, self.layout_.xy[:, 1], pos, width, sx, sy)
+        return spread_layout(self._doc.graph, self.layout_, *self._px_per_unit())
 
     def _px_per_unit(self) -> tuple[float, float]:
         (x0, x1), (y0, y1) = self.vb.viewRange()

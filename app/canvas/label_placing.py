@@ -23,6 +23,8 @@ from .labels import MAX_LABELS, PlacedLabel, place_labels, short, text_sizes
 
 SEARCH_LABELS = 12
 """Search hits labelled (the first ones, in node order)."""
+
+
 def canvas_text(doc: Document, row: int) -> str:
     """What a node is called on the canvas: logits by their token, others by clerp/label."""
     graph, state = doc.graph, doc.state

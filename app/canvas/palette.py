@@ -38,6 +38,13 @@ NEGATIVE = np.array([44, 110, 178], dtype=float)  # blue: inhibitory
 NEUTRAL = np.array([235, 235, 235], dtype=float)
 
 
+def blended(rgb: tuple[int, ...] | np.ndarray, background: QColor, weight: float) -> QColor:
+    """``weight`` of ``rgb`` over ``background``, as one opaque colour (opaque fills and
+    lines draw faster than translucent ones)."""
+    back = (background.red(), background.green(), background.blue())
+    return QColor(*(round(b * (1 - weight) + float(c) * weight) for c, b in zip(rgb, back)))
+
+
 def share_rgb(share: np.ndarray) -> np.ndarray:
     """Diverging palette: -1 blue … 0 light grey … +1 orange; returns ``[n, 3]`` uint8."""
     s = np.clip(np.asarray(share, dtype=float), -1.0, 1.0)

@@ -23,7 +23,7 @@ from ...graph.document import Document
 from ...graph.model import NodeKind
 from ..canvas.edges import EdgeBatchItem
 from ..canvas.labels import LabelPainter, PlacedLabel, place_labels, short, text_sizes
-from ..canvas.palette import GLYPHS, NODE_SIZE, share_rgb
+from ..canvas.palette import GLYPHS, NODE_SIZE, blended, share_rgb
 from ..canvas.viewbox import CanvasViewBox
 
 GROUP_RGB = (150, 110, 200)
@@ -179,8 +179,7 @@ class SubgraphView(pg.PlotWidget):  # type: ignore[misc]
                                     np.ones(len(texts), bool), glyphs,
                                     (r.left() + 1, r.top() + 1, r.right() - 1, r.bottom() - 1),
                                     centred=group[order])
-        bg = self.backgroundBrush().color()
-        fill = QColor(*(round(0.35 * c + 0.65 * b) for c, b in zip(GROUP_RGB, bg.getRgb()[:3])))
+        fill = blended(GROUP_RGB, self.backgroundBrush().color(), 0.35)
         self.placed = []
         for k, unit in enumerate(self.units):
             if np.isnan(boxes[k, 0]):
