@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,6 @@ from ..graph.io.session import save_session, state_from_qparams
 from ..graph.model import Graph
 from . import long_lived
 from .actions import build_menus
-from .canvas.edge_plan import plan_edges
 from .canvas.palette import DARK, LIGHT
 from .error_report import details_of, one_line
 from .first_sight import FirstSight, render_sketch
@@ -60,15 +60,18 @@ MAX_RECENT = 10
 FILE_FILTER = ("Attribution graphs (*.json *.pt);;JSON graphs (*.json);;"
                "circuit-tracer graphs (*.pt);;All files (*)")
 AUTOSAVE_MS = 1500
+SKETCH_WAIT_S = 0.25
+"""How long the first load's worker waits for the first frame to be on screen."""
 PLOT_MODULES = (".canvas.graph_canvas", ".panels.subgraph", ".panels.verify",
                 ".panels.faithfulness")
 
 
 def import_plot_modules() -> None:
-    """Import pyqtgraph and the plotting widgets' modules (on the first load's worker: their
-    0.15-0.25 s would freeze the first frame; the widgets are then built on the GUI thread)."""
+    """Import pyqtgraph, psygnal and the plotting widgets' modules (on the first load's worker:
+    their 0.15-0.25 s would freeze the first frame; the widgets are built on the GUI thread)."""
     for name in PLOT_MODULES:
         importlib.import_module(name, __package__)
+    importlib.import_module("psygnal")  # the document's signals (graph/document.py)
 
 
 class MainWindow(ModelBinding, QMainWindow):
@@ -322,10 +325,13 @@ class MainWindow(ModelBinding, QMainWindow):
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
         self.progress.setValue(0)
         self.progress.show()
-        models, dbs, store = self.remembered_models(), self.remembered_dashboards(), \
-            self.label_store_path()
+        models, dbs = self.remembered_models(), self.remembered_dashboards()
+        # the default store is found on the worker: its module loads sqlite3 (7 ms here)
+        chosen = self.settings.value("label_store")
+        store = str(chosen) if chosen else None
 
         sketch = self.sketch  # no plots yet: sketch the nodes, import the plots
+        shown = threading.Event()
         sketch_args = None if sketch is None else (
             sketch.width(), sketch.height(), sketch.theme, sketch.devicePixelRatioF())
 
@@ -333,8 +339,10 @@ class MainWindow(ModelBinding, QMainWindow):
             graph = load_graph(path, progress=progress, cancel=cancel)
             default_layout(graph)  # the layout, not on the GUI thread
             if partial is not None and sketch_args is not None:
-                # the first frame shows it while the rest is done here
-                partial((graph, render_sketch(graph, *sketch_args)))
+                # the first frame shows it while the rest is done here, once it is on screen:
+                # running on would hold the GIL that the GUI thread paints it with (15 ms)
+                partial((graph, render_sketch(graph, *sketch_args), shown))
+                shown.wait(SKETCH_WAIT_S)
             graph.index_edges()  # sorts millions of edges: here, not at the first click
             labels = find_labels(graph, store, models, dbs)
             if sketch_args is not None:
@@ -392,13 +400,16 @@ class MainWindow(ModelBinding, QMainWindow):
             self._drop_sketch()
             self._on_load_error(path, exc)
 
-    def _sketch(self, path: str, graph: Graph, image: QImage) -> None:
+    def _sketch(self, path: str, graph: Graph, image: QImage, shown: threading.Event) -> None:
         """The first frame: the graph's nodes, before the plots are imported and built."""
-        if self.sketch is None:
-            return  # something asked for the plots meanwhile: the canvas draws it soon
-        self.sketch.show_image(image, graph.n_nodes)
-        self.repaint()  # the whole window on screen now, not after this turn
-        self.first_sight.emit(path)
+        try:
+            if self.sketch is None:
+                return  # something asked for the plots meanwhile: the canvas draws it soon
+            self.sketch.show_image(image, graph.n_nodes)
+            self.repaint()  # the whole window on screen now, not after this turn
+            self.first_sight.emit(path)
+        finally:
+            shown.set()  # the load's worker goes on
 
     def _install(self, path: str, graph: Graph, labels: Any = None) -> None:
         state = state_from_qparams(graph)
@@ -534,6 +545,8 @@ class MainWindow(ModelBinding, QMainWindow):
             sub = graph_scores(graph, result.node_mask, cancel=cancel)
             planned = None
             if view is not None:
+                from .canvas.edge_plan import plan_edges  # imported after the first frame
+
                 inputs = view.with_masks(result.node_mask, result.edge_mask)
                 planned = (inputs, plan_edges(graph, inputs))
             return result, whole, sub, planned

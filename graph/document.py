@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-
-from psygnal import Signal
+from typing import TYPE_CHECKING
 
 from .model import Graph
+
+if TYPE_CHECKING:
+    from psygnal import SignalInstance
 
 Position = tuple[float, float]
 
@@ -86,10 +88,16 @@ class Document:
     without making the document :attr:`modified`; undo and redo keep the current selection.
     """
 
-    state_changed = Signal(frozenset)
-    graph_replaced = Signal()
+    state_changed: SignalInstance
+    graph_replaced: SignalInstance
 
     def __init__(self, graph: Graph, path: Path | None = None, state: ViewState | None = None):
+        # psygnal is imported here, not with the module: its import reads package metadata
+        # (25 ms), which the app's first frame does not wait for (no document exists yet)
+        from psygnal import SignalInstance
+
+        self.state_changed = SignalInstance((frozenset,), instance=self, name="state_changed")
+        self.graph_replaced = SignalInstance((), instance=self, name="graph_replaced")
         self.graph = graph
         self.path = path
         self._state = state or ViewState()
