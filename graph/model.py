@@ -222,7 +222,9 @@ class Graph:
     def layers(self) -> list[int]:
         """Distinct transcoder layers that feature or error nodes sit in, ascending."""
         inner = (self.nodes.kind == NodeKind.FEATURE) | (self.nodes.kind == NodeKind.ERROR)
-        return sorted({int(v) for v in np.unique(self.nodes.layer[inner])})
+        # a set, not np.unique: numpy 2.4's first plain np.unique imports numpy.ma (10 ms on
+        # the way to the app's first frame, which needs this for the layout's rows)
+        return sorted(set(self.nodes.layer[inner].tolist()))
 
     def kind_counts(self) -> dict[str, int]:
         counts = np.bincount(self.nodes.kind.astype(np.int64), minlength=len(NodeKind))

@@ -45,7 +45,7 @@ def node_rows(graph: Graph) -> np.ndarray:
     kind = graph.nodes.kind
     layer = graph.nodes.layer
     inner = (kind == NodeKind.FEATURE) | (kind == NodeKind.ERROR)
-    occupied = np.unique(layer[inner])
+    occupied = np.asarray(graph.layers, dtype=np.int64)
     rows = np.zeros(graph.n_nodes, dtype=np.int64)
     rows[inner] = np.searchsorted(occupied, layer[inner]) + 1
     rows[kind == NodeKind.LOGIT] = len(occupied) + 1
@@ -54,9 +54,7 @@ def node_rows(graph: Graph) -> np.ndarray:
 
 def row_layers(graph: Graph) -> dict[int, int]:
     """``{row: layer}`` for the rows of transcoder layers."""
-    kind = graph.nodes.kind
-    inner = (kind == NodeKind.FEATURE) | (kind == NodeKind.ERROR)
-    return {k + 1: int(v) for k, v in enumerate(np.unique(graph.nodes.layer[inner]).tolist())}
+    return {k + 1: v for k, v in enumerate(graph.layers)}
 
 
 def default_layout(graph: Graph) -> Layout:
