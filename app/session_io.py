@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from ..graph.document import ViewState
 from ..graph.io.json_write import write_json
 from ..graph.model import Graph
 from ..graph.io.session import qparams_from_state, state_from_qparams
+from .folders import path_digest
 
 AUTOSAVE_SUFFIX = ".circuitdesk-autosave.json"
 
@@ -22,7 +22,7 @@ def autosave_path(graph_path: Path, folder: str | Path | None = None) -> Path:
 
     ``folder`` (the ``autosave_dir`` setting) puts every autosave in one place instead.
     """
-    digest = hashlib.sha256(str(graph_path.resolve()).encode()).hexdigest()[:16]
+    digest = path_digest(graph_path)
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         return Path(folder) / f"{graph_path.name}.{digest}.json"

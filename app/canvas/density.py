@@ -4,13 +4,14 @@ edges of the selected, clicked and pinned nodes. The choice is remembered per fi
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QWidget
+
+from ..folders import path_digest
 
 CHOICES: tuple[tuple[str, str], ...] = (
     ("all", "Edges: all"),
@@ -44,8 +45,7 @@ def density_mask(mode: str, drawn: np.ndarray, share: np.ndarray, source: np.nda
 def settings_key(path: Path | None) -> str | None:
     if path is None:
         return None
-    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-    return f"edge_density/{digest}"
+    return f"edge_density/{path_digest(path)}"
 
 
 class DensityBox(QComboBox):

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
 
 from ...graph import document as cmd
 from ...graph.document import Document, display_label, is_automatic_label
-from ...graph.figure.labels import node_label
 from ...graph.model import NodeKind
 from ..canvas.palette import share_color
 
@@ -54,6 +53,10 @@ def dashboard_html(board: Any) -> str:
 def _node_text(doc: Document, row: int) -> str:
     """A node by name: the user's label, its clerp or an automatic label, else a readable
     fallback (L5/123)."""
+    # imported here: the figure's label module (and its text metrics) is 7 ms of the
+    # window's first frame, and no row is listed before a graph is open
+    from ...graph.figure.labels import node_label
+
     return display_label(doc, row).strip() or node_label(doc.graph, doc.state, row)
 
 
