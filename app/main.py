@@ -6,6 +6,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+# numpy and the graph layer first: once PySide6 is imported, every import passes through its
+# __feature__ hook, which reads the importing module's source (10-15 ms more at launch)
+from ..graph import analysis, io  # noqa: F401, I001
+
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 

@@ -338,10 +338,11 @@ def startup(repeat: int = 3) -> tuple[float, float, float, float, float]:
     before pyqtgraph is loaded), ours with the demo graph drawn in full, the longest GUI-thread
     gap between those two (heartbeat), a bare window, and the floor of a pyqtgraph window (a
     bare window holding one PlotWidget, numpy imported)."""
+    # ours imports what the launcher imports, in its order (app/main.py), as run_app does
     ours = ("import os, time; t0=float(os.environ['CD_LAUNCH'])\n"
+            "from circuitdesk.app.main import MainWindow\n"
             "from PySide6.QtWidgets import QApplication; app=QApplication([])\n"
             "from PySide6.QtCore import QSettings, QTimer\n"
-            "from circuitdesk.app.window import MainWindow\n"
             "import tempfile; d=tempfile.mkdtemp()\n"
             "w=MainWindow(QSettings(d+'/s.ini', QSettings.Format.IniFormat)); w.show()\n"
             "gaps=[0.0]; last=[0.0]; beat=QTimer(); beat.setInterval(5)\n"

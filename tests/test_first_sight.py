@@ -1,5 +1,6 @@
-"""The window's first frame: the graph's nodes are drawn before pyqtgraph is imported, and
-the canvas then takes the sketch's place without moving the docks."""
+"""The window's first frame: the graph's nodes are drawn before pyqtgraph (and the other
+modules it does not need) is imported, and the canvas then takes the sketch's place without
+moving the docks."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from .gui_util import make_window, open_graph  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
+LATE = ("pyqtgraph", "psygnal", "sqlite3", "numpy.ma", "torch")
+"""Imported after the first frame, if at all (each took 10-150 ms before it)."""
+
 FIRST_FRAME = """
 import sys
+from circuitdesk.app.main import MainWindow  # the launcher's imports, in its order
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
 from PySide6.QtCore import QSettings, QTimer
-from circuitdesk.app.window import MainWindow
 settings = QSettings(sys.argv[1], QSettings.Format.IniFormat)
 settings.setValue("theme", sys.argv[2])
 w = MainWindow(settings)
@@ -31,13 +35,14 @@ seen = {"pg": "pyqtgraph" in sys.modules}  # the window is up without it
 
 def first(path):
     image = w.sketch.grab().toImage()
-    seen.update(painted=w.sketch.painted_nodes,
+    early = [m for m in sys.argv[3].split(",") if m in sys.modules]
+    seen.update(painted=w.sketch.painted_nodes, early=",".join(early) or "-",
                 corner=image.pixelColor(2, 2).name(), dock=w.docks["connections"].width())
 
 def loaded(path):
     print(seen["pg"], seen["painted"], w.doc.graph.n_nodes, seen["corner"], w.sketch is None,
           "pyqtgraph" in sys.modules, seen["dock"] == w.docks["connections"].width(),
-          w.canvas.width() > w.width() // 2)
+          w.canvas.width() > w.width() // 2, seen["early"], "psygnal" in sys.modules)
     app.quit()
 
 w.first_sight.connect(first)
@@ -53,16 +58,18 @@ def test_first_frame_draws_the_nodes_without_pyqtgraph(
         tmp_path: Path, theme: str, background: str) -> None:
     """A fresh interpreter, as at launch: the window is shown with pyqtgraph not imported
     (the load's worker imports it after handing over the graph), the sketch painted every
-    node on the theme's background; then the canvas replaced it, the docks as wide as
-    before and the canvas holding most of the window."""
+    node on the theme's background with none of :data:`LATE` imported; then the canvas
+    replaced it, the docks as wide as before and the canvas holding most of the window."""
     out = subprocess.run(
-        [sys.executable, "-c", FIRST_FRAME, str(tmp_path / "s.ini"), theme],
+        [sys.executable, "-c", FIRST_FRAME, str(tmp_path / "s.ini"), theme, ",".join(LATE)],
         capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr[-2000:]
-    pg_at_first, painted, n_nodes, corner, sketch_gone, pg_after, docks_kept, canvas_wide = \
-        out.stdout.split()
+    (pg_at_first, painted, n_nodes, corner, sketch_gone, pg_after, docks_kept, canvas_wide,
+     early, psygnal_after) = out.stdout.split()
     assert pg_at_first == "False"
+    assert early == "-"
+    assert psygnal_after == "True"  # the document's signals
     assert int(painted) == int(n_nodes) > 0
     assert corner == background
     assert (sketch_gone, pg_after, docks_kept, canvas_wide) == ("True",) * 4
