@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QInputDialog, QMenu, QMenuBar, QStatusBar, QWidget
+from PySide6.QtWidgets import QInputDialog, QMenu, QMenuBar, QStatusBar
 
 from ..graph import document as cmd
 from . import labels_actions

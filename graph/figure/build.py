@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..document import Document, ViewState
-from .options import ExportOptions, FigureOptions
+from .options import FigureOptions
 from .edges import edge_buckets
 from .labels import LogitLabels, add_logit_labels, add_node_labels, place_logit_labels
 from .parts import (
