@@ -33,6 +33,7 @@ import numpy as np
 from ..graph.analysis.verify import Paths, paths_of, predict_many
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.model import Graph, NodeKind
+from .activation_check import ActivationCheck, check_activations
 from .protocol import (
     ErrorsSpec,
     FreezeSpec,
@@ -93,10 +94,14 @@ class FaithfulnessReport:
     points: list[CircuitPoint] = field(default_factory=list)
     errors: str = "clean"
     """``clean`` or ``respond`` (see :data:`DEFINITIONS`)."""
+    activation_check: ActivationCheck | None = None
+    """Whether the clean run reproduced the graph's recorded activations."""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["definitions"] = DEFINITIONS
+        check = self.activation_check
+        out["activation_check"] = None if check is None else check.as_json()
         return out
 
     @classmethod
@@ -108,7 +113,8 @@ class FaithfulnessReport:
         # Reports saved before the errors option had errors follow the model ("respond").
         return cls(str(data["target_token"]), str(data["freeze"]), str(data["ablation"]),
                    int(data["active_features"]), Outcome(**data["clean"]),
-                   Outcome(**data["all_ablated"]), points, str(data.get("errors", "respond")))
+                   Outcome(**data["all_ablated"]), points, str(data.get("errors", "respond")),
+                   ActivationCheck.from_json(data.get("activation_check")))
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,8 @@ def run_faithfulness(
     sets = _sets(graph, rows, active, means)
     report = FaithfulnessReport(graph.nodes.label[target], str(freeze),
                                 "zero" if means is None else "mean", len(active), clean, clean,
-                                errors=errors)
+                                errors=errors, activation_check=check_activations(
+                                    graph, np.asarray(clean_run.activations)))
     paths = paths_of(graph, edge_mask)  # the same edges for every circuit's prediction
     predictions = _predictions(graph, rows, target, means, paths)
     results: list[Outcome] = []

@@ -16,6 +16,7 @@ import numpy as np
 from ..graph.cancel import NEVER, CancelToken, Progress, no_progress
 from ..graph.model import Graph, NodeKind
 from ..graph.analysis.verify import Summary, paths_of, predict, summarise, verdict
+from .activation_check import ActivationCheck, check_activations
 from .protocol import (
     FreezeSpec, Intervention, InterventionError, ReplacementBackend, TokenScore,
 )
@@ -66,6 +67,8 @@ class VerifyReport:
     factor: float
     baseline_top: list[TokenScore]
     rows: list[VerifyRow] = field(default_factory=list)
+    activation_check: ActivationCheck | None = None
+    """Whether the clean run reproduced the graph's recorded activations (None: not run)."""
 
     def summary(self) -> Summary:
         return summarise([r.predicted for r in self.rows], [r.observed for r in self.rows])
@@ -120,6 +123,7 @@ def run_verification(
     batch_size: int = 16,
     feature_targets: Sequence[int] = (),
     on_rows: Callable[[list[VerifyRow]], None] | None = None,
+    on_check: Callable[[ActivationCheck], None] | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER,
 ) -> VerifyReport:
@@ -128,7 +132,8 @@ def run_verification(
     With ``freeze="all"`` the model gives the graph's direct effects, so the verdict is made
     against the direct prediction; otherwise against the total (path-summed) prediction.
     ``feature_targets`` are feature rows whose pre-activation change is reported too.
-    Cancelling takes effect between batches.
+    ``on_check`` gets the activation check (:mod:`.activation_check`) after the clean run,
+    before the first claim. Cancelling takes effect between batches.
     """
     target = default_target(graph) if target_row is None else target_row
     vocab_id = int(graph.nodes.vocab_id[target])
@@ -141,12 +146,17 @@ def run_verification(
                            dtype=np.int64).reshape(-1, 3).T)
     # pre-activations (the activation function changes only what is reported, not the run)
     acts: dict[str, Any] = dict(return_activations=bool(down), apply_activation_function=not down)
-    base = backend.intervene(list(input_ids), [], freeze=freeze, **acts)
+    # the clean run always returns its activations: they are checked against the graph's
+    base = backend.intervene(list(input_ids), [], freeze=freeze,
+                             **{**acts, "return_activations": True})
     base_down = base.activations[where] if down and base.activations is not None else None
     last = np.asarray(base.logits[-1], dtype=np.float64)
     base_value = last[vocab_id] - last.mean()
     report = VerifyReport(target, graph.nodes.label[target], freeze, mode, factor,
-                          backend.top_tokens(last, 10))
+                          backend.top_tokens(last, 10),
+                          activation_check=check_activations(graph, base.activations))
+    if on_check is not None and report.activation_check is not None:
+        on_check(report.activation_check)
     use_direct = freeze == "all"
     paths = paths_of(graph, edge_mask)  # prepared once for every claim
     for start in range(0, len(claims), batch_size):

@@ -108,6 +108,8 @@ def test_report_round_trips_through_json(demo) -> None:
     report = run_faithfulness(backend, graph, threshold_circuits(graph, (0.6,)), ids)
     again = FaithfulnessReport.from_json(json.loads(json.dumps(report.to_json())))
     assert again == report
+    check = report.activation_check  # the demo model traced the demo graph
+    assert check is not None and check.ok and check.reproduced == check.compared > 0
 
 
 def test_mean_ablation_is_cached(demo, tmp_path: Path) -> None:
@@ -137,6 +139,15 @@ def test_cli_faithfulness_json_with_the_onnx_export(tmp_path: Path) -> None:
                           "--onnx", str(demo_path / "transcoders-plt.onnx"), "--thresholds", "2"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    # the other demo transcoders (cross-layer) did not trace this graph: said on one line
+    other = subprocess.run(
+        [sys.executable, "-m", "circuitdesk.app.cli", "faithfulness", str(GRAPH), "--onnx",
+         str(demo_path / "transcoders-clt.onnx"), "--thresholds", "0.8", "--json"],
+        capture_output=True, text=True, timeout=300)
+    assert other.returncode == 0, other.stderr
+    assert json.loads(other.stdout)["activation_check"]["ok"] is False
+    warned = other.stderr.strip().splitlines()
+    assert len(warned) == 1 and "do not reproduce the graph" in warned[0]
 
 
 @pytest.mark.gui
@@ -157,6 +168,7 @@ def test_panel_draws_the_curve_and_saves_it_with_the_session(qtbot, tmp_path: Pa
     assert len(xs) == 3 and list(xs) == sorted(xs) and np.isfinite(ys).all()
     assert len(panel.curves["necessity"].getData()[0]) == 3
     assert "necessity removed" in panel.summary.text() and panel.sweep_button.isEnabled()
+    assert "Activations reproduced" in panel.summary.text()
     image = panel.plot.grab().toImage()
     blue = sum(1 for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)
                if image.pixelColor(x, y).name() == "#1565c0")

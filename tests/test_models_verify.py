@@ -82,7 +82,9 @@ def test_cli_verify_json(tmp_path, capsys) -> None:  # type: ignore[no-untyped-d
     assert main(["trace", *common, "--prompt", PROMPT, "-o", str(pt)]) == 0
     capsys.readouterr()
     assert main(["verify", str(pt), *common, "--freeze", "all", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    out = json.loads(printed.out)
+    assert out["activation_check"]["ok"] is True and printed.err == ""
     assert out["results"] and {"node_id", "predicted", "observed", "verdict"} <= set(out["results"][0])
     for r in out["results"]:
         assert abs(r["observed"] - r["predicted_direct"]) < 1e-5
@@ -92,6 +94,14 @@ def test_cli_verify_json(tmp_path, capsys) -> None:  # type: ignore[no-untyped-d
                  "--json"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nope" in err[0]
+    # transcoders that did not trace it: the numbers, and one warning line
+    other = build_transcoders(tmp_path / "other", "plt", jump=True, seed=7)
+    assert main(["verify", str(pt), "--model", str(model), "--transcoders", str(other),
+                 "--json"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["activation_check"]["ok"] is False
+    err = printed.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("circuitdesk: warning: These transcoders do not")
 
 
 def test_downstream_features_match_direct_effects(traced) -> None:  # type: ignore[no-untyped-def]
@@ -108,3 +118,60 @@ def test_downstream_features_match_direct_effects(traced) -> None:  # type: igno
             assert d.observed == pytest.approx(d.predicted, abs=1e-5)
             checked += abs(d.predicted) > 1e-4
     assert checked > 0
+
+
+def test_activation_check_passes_on_the_tracing_model(traced) -> None:  # type: ignore[no-untyped-def]
+    """The model and transcoders that traced the graph reproduce every recorded activation,
+    and the check arrives before the first claim's rows."""
+    b, ids, g = traced
+    feats = np.flatnonzero((g.nodes.kind == NodeKind.FEATURE) & (g.nodes.activation != 0))
+    order: list[str] = []
+    report = run_verification(b, g, feature_claims(g, feats[:3]), ids,
+                              on_check=lambda c: order.append("check"),
+                              on_rows=lambda r: order.append("rows"))
+    check = report.activation_check
+    assert check is not None and check.ok
+    assert check.compared == check.reproduced == feats.size > 0
+    assert check.median_error < 1e-4 and order[0] == "check"
+    assert check.text().startswith("Activations reproduced")
+
+
+def test_activation_check_flags_other_transcoders(traced, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same model with another transcoder set (same shapes, other weights) does not
+    reproduce the graph, and the check says so, naming the worst feature."""
+    b, ids, g = traced
+    other = open_tiny(tmp_path, "llama", "clt", jump=True, seed=7)
+    feats = np.flatnonzero(g.nodes.kind == NodeKind.FEATURE)
+    report = run_verification(other, g, feature_claims(g, feats[:2]), ids)
+    check = report.activation_check
+    assert check is not None and not check.ok
+    assert check.reproduced < 0.8 * check.compared
+    assert "do not reproduce" in check.text() and check.worst in g.nodes.file_ids
+
+
+def test_activation_check_counts_absent_features_and_skips_unknown_ones(traced) -> None:  # type: ignore[no-untyped-def]
+    """A feature index beyond the transcoders' width is a mismatch (absent here); features
+    without a recorded activation (NaN) are not compared; with none left, nothing is judged."""
+    from dataclasses import replace
+
+    from circuitdesk.models.activation_check import ActivationCheck, check_activations
+
+    _, _, g = traced
+    n = g.nodes
+    feats = np.flatnonzero((n.kind == NodeKind.FEATURE) & (n.activation != 0))
+    acts = np.zeros((int(n.layer[feats].max()) + 1, g.n_positions, int(n.feature.max()) + 1))
+    acts[n.layer[feats], n.position[feats], n.feature[feats]] = n.activation[feats]
+    assert check_activations(g, acts).reproduced == feats.size
+    wide = n.feature.copy()
+    wide[feats[0]] = acts.shape[2] + 5
+    check = check_activations(replace(g, nodes=replace(n, feature=wide)), acts)
+    assert check.reproduced == feats.size - 1 and check.worst == n.file_ids[feats[0]]
+    assert "absent here" not in check.text()  # one of many: still reproduced overall
+    unknown = np.full_like(n.activation, np.nan)
+    none = check_activations(replace(g, nodes=replace(n, activation=unknown)), acts)
+    assert none.compared == 0 and none.ok and "records no feature activations" in none.text()
+    assert check_activations(g, None) is None
+    back = ActivationCheck.from_json(check.as_json())  # nan is saved as null, and back
+    assert back is not None and back.as_json() == check.as_json() and np.isnan(back.worst_local)
+    assert ActivationCheck.from_json({"compared": "x"}) is None
+    assert ActivationCheck.from_json(None) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
     report = run_faithfulness(backend, graph, circuits, ids, freeze=freeze, errors=errors,
                               means=means, batch_size=args.batch_size)
     out = {"graph": args.graph, **_clean(report.to_json())}
+    check = report.activation_check
+    if check is not None and not check.ok:
+        print(f"circuitdesk: warning: {check.text()}", file=sys.stderr)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0
@@ -101,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
           f"ablation {report.ablation} · {report.active_features} active features")
     print(f"clean logit {report.clean.logit:+.4f} (p={report.clean.prob:.3f}) · all ablated "
           f"{report.all_ablated.logit:+.4f} (p={report.all_ablated.prob:.3f})")
+    if check is not None and check.ok:
+        print(check.text())
     for p in report.points:
         print(f"threshold {p.threshold:g}: {p.size:5d} features · necessity removed "
               f"{p.necessity_removed:.3f} (rank {p.necessity.rank}) · sufficiency recovered "

@@ -70,10 +70,17 @@ def run(args: argparse.Namespace) -> int:
                      "verdict": r.verdict} for r in report.rows],
         "summary": {"n": summary.n, "correlation": _num(summary.correlation),
                     "sign_agreement": _num(summary.sign_agreement), "verdicts": summary.verdicts},
+        "activation_check": None if report.activation_check is None
+        else report.activation_check.as_json(),
     }
+    check = report.activation_check
+    if check is not None and not check.ok:
+        print(f"circuitdesk: warning: {check.text()}", file=sys.stderr)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
+        if check is not None and check.ok:
+            print(check.text())
         for r in out["results"]:
             print(f"{r['node_id']:>20}  predicted {r['predicted'] or float('nan'):+.4f}  "
                   f"observed {r['observed']:+.4f}  {r['verdict']}")
