@@ -76,6 +76,31 @@ def test_verify_fills_table_and_plot(qtbot, window: MainWindow, tmp_path: Path) 
     window.save_session_as(str(tmp_path / "s.json"))
     saved = orjson.loads((tmp_path / "s.json").read_bytes())["qParams"]["circuitdesk"]["verify"]
     assert len(saved["rows"]) == n_features
+    # the tracing model reproduces the graph, and the panel says so
+    assert not panel.fit.isHidden() and panel.fit.text().startswith("Activations reproduced")
+    assert saved["activation_check"]["ok"] is True
+
+
+def test_other_transcoders_are_flagged(qtbot, window: MainWindow, traced, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Transcoders that did not trace the graph: the panel says so in red above the verdicts,
+    the session keeps it, and another graph's panel does not show it."""
+    from circuitdesk.app.panels.verify import MISMATCH_COLOR
+
+    model, _, _ = traced
+    other = build_transcoders(tmp_path / "other", "clt", jump=True, seed=7)
+    window.remember_model(graph_key(window.doc.graph), str(model), str(other))
+    panel = window.verify_panel
+    with qtbot.waitSignal(panel.finished, timeout=120000):
+        panel.run_button.click()
+    assert panel.rows and "do not reproduce" in panel.fit.text()
+    assert not panel.fit.isHidden() and MISMATCH_COLOR in panel.fit.styleSheet()
+    window.save_session_as(str(tmp_path / "s.json"))
+    saved = orjson.loads((tmp_path / "s.json").read_bytes())["qParams"]["circuitdesk"]["verify"]
+    assert saved["activation_check"]["ok"] is False
+    panel.reset(None)
+    assert panel.fit.isHidden() and panel.fit.text() == ""
+    panel.restore(saved)
+    assert "do not reproduce" in panel.fit.text() and not panel.fit.isHidden()
 
 
 def test_cancel_stops_the_sweep(qtbot, window: MainWindow) -> None:

@@ -6,6 +6,7 @@ Gets its host (document, runner, model binding) passed in and never imports the 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 from ...graph.figure.verify_svg import curve_svg
 from ...models.protocol import ERRORS_MODES
 from .result_files import export_buttons, save_path, write_csv, write_json
-from .verify import FREEZES
+from .verify import FREEZES, MISMATCH_COLOR
 
 SCOPES = ("Kept nodes (current thresholds)", "Pinned nodes and supernodes")
 SUFFICIENCY, NECESSITY = "#1565c0", "#c62828"
@@ -268,6 +269,11 @@ class FaithfulnessPanel(QWidget):
         if r is None and not self.points:
             return "Test the kept circuit, or sweep the node threshold for the curve."
         lines = []
+        check = getattr(r, "activation_check", None)
+        if check is not None:  # a mismatch in red: the numbers below may be about another model
+            text = html.escape(check.text())
+            lines.append(text if check.ok else
+                         f"<span style='color: {MISMATCH_COLOR}'><b>{text}</b></span>")
         if r is not None:
             lines.append(f"target <b>{r.target_token}</b> · freeze {r.freeze} · errors {r.errors}"
                          f" · {r.ablation} "

@@ -54,6 +54,7 @@ SCOPES = ("Kept features", "Selection", "Pinned", "Supernodes")
 FREEZES = (("Attention frozen", "attention"), ("Nothing frozen", "none"),
            ("All layers (direct effects)", "all"))
 COLUMNS = ("node", "predicted", "observed", "verdict", "direct", "total")
+MISMATCH_COLOR = VERDICT_COLORS["contradicted"]
 
 
 class _Num(QTableWidgetItem):
@@ -77,6 +78,8 @@ class VerifyPanel(QWidget):
         self.window_ = window
         self.rows: list[Any] = []
         self.report: Any = None
+        self.check: Any = None
+        """The activation check of the last run (models/activation_check.py), or None."""
         self._build()
 
     # ------------------------------------------------------------------ widgets
@@ -124,6 +127,9 @@ class VerifyPanel(QWidget):
         self.plot.addItem(self.scatter)
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
+        self.fit = QLabel("")  # whether the model reproduced the graph's activations
+        self.fit.setWordWrap(True)
+        self.fit.hide()
         self.tokens = QLabel("")
         self.tokens.setWordWrap(True)
         self.tokens.setTextFormat(Qt.TextFormat.RichText)
@@ -146,6 +152,7 @@ class VerifyPanel(QWidget):
         self.table.setMinimumHeight(120)
         self.plot.setMinimumHeight(120)
         side = QVBoxLayout()
+        side.addWidget(self.fit)
         side.addWidget(self.summary)
         side.addWidget(self.tokens, 1)
         side.addWidget(self.steer_edit)
@@ -191,6 +198,7 @@ class VerifyPanel(QWidget):
             return
         self.rows = []
         self.table.setRowCount(0)
+        self.show_check(None)
         self._redraw()
         mode = "ablate" if self.mode.currentIndex() == 0 else "scale"
         freeze = FREEZES[self.freeze.currentIndex()][1]
@@ -207,11 +215,12 @@ class VerifyPanel(QWidget):
 
             return run_verification(backend, graph, claims, ids, mode=mode, factor=factor,
                                     freeze=freeze, edge_mask=edge_mask, feature_targets=targets,
-                                    on_rows=partial, progress=progress, cancel=cancel)
+                                    on_rows=partial, on_check=partial, progress=progress,
+                                    cancel=cancel)
 
         w.with_backend(lambda backend, ids: w.runner.submit(
             "verify", lambda **kw: work(backend, ids, **kw), queue="model",
-            on_partial=self._add_rows, on_done=self._done,
+            on_partial=self._on_partial, on_done=self._done,
             on_error=lambda e: self.not_run(f"Failed after {len(self.rows)} claim(s): {e}")))
 
     def cancel(self) -> None:
@@ -238,6 +247,7 @@ class VerifyPanel(QWidget):
         self.invalidate()
         self.model_label.setText("Model: not loaded")
         self.summary.setText("")
+        self.show_check(None)
         self.tokens.setText("")
         self.steer_edit.clear()
         self._ended()
@@ -265,6 +275,24 @@ class VerifyPanel(QWidget):
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.finished.emit()
+
+    def _on_partial(self, value: Any) -> None:
+        """A batch of rows, or the activation check that comes before them."""
+        if isinstance(value, list):
+            self._add_rows(value)
+        else:
+            self.show_check(value)
+
+    def show_check(self, check: Any) -> None:
+        """Say whether the model reproduced the graph's activations; a mismatch in red, as
+        every verdict below it may be about another computation. None: say nothing."""
+        self.check = check
+        self.fit.setVisible(check is not None)
+        if check is None:
+            self.fit.setText("")
+            return
+        self.fit.setText(check.text())
+        self.fit.setStyleSheet("" if check.ok else f"color: {MISMATCH_COLOR}; font-weight: bold")
 
     def _add_rows(self, rows: list[Any]) -> None:
         self.rows.extend(rows)
@@ -353,6 +381,7 @@ class VerifyPanel(QWidget):
 
     def results_json(self) -> dict[str, Any]:
         return {"target": getattr(self.report, "target_token", ""),
+                "activation_check": None if self.check is None else self.check.as_json(),
                 "rows": [{"key": r.key, "label": r.label, "predicted": r.predicted,
                           "predicted_direct": r.predicted_direct,
                           "predicted_total": r.predicted_total, "observed": r.observed,
@@ -362,10 +391,13 @@ class VerifyPanel(QWidget):
 
     def restore(self, saved: dict[str, Any] | None) -> None:
         """Show results saved with a session (no model needed)."""
+        from ...models.activation_check import ActivationCheck
         from ...models.verify import Downstream, VerifyRow
 
         self.rows, self.report = [], None
         self.table.setRowCount(0)
+        self.show_check(ActivationCheck.from_json(saved.get("activation_check"))
+                        if isinstance(saved, dict) else None)
         if saved and isinstance(saved.get("rows"), list):
             rows = [VerifyRow(r["key"], r["label"], r["predicted"], r["predicted_direct"],
                               r["predicted_total"], r["observed"], r["verdict"],
