@@ -64,7 +64,8 @@ class ActivationCheck:
                   f"{REL_TOL:.0%} (median error {self.median_error:.1%})")
         if self.ok:
             return f"Activations reproduced: {counts}."
-        local = "absent here" if not np.isfinite(self.worst_local) else f"{self.worst_local:.4g} here"
+        here = self.worst_local
+        local = f"{here:.4g} here" if np.isfinite(here) else "absent here"
         return (f"These transcoders do not reproduce the graph: only {counts}; {self.worst} "
                 f"records {self.worst_recorded:.4g}, {local}. The verdicts may be about a "
                 "different model or transcoder set.")
@@ -103,7 +104,8 @@ def check_activations(graph: Graph, activations: np.ndarray | None) -> Activatio
     rows = np.flatnonzero((n.kind == NodeKind.FEATURE) & np.isfinite(recorded) & (recorded != 0))
     if not rows.size:
         return ActivationCheck(0, 0)
-    layer, pos, feat = (np.asarray(a[rows], dtype=np.int64) for a in (n.layer, n.position, n.feature))
+    layer, pos, feat = (np.asarray(a[rows], dtype=np.int64)
+                        for a in (n.layer, n.position, n.feature))
     shape = activations.shape
     inside = ((layer >= 0) & (layer < shape[0]) & (pos >= 0) & (pos < shape[1])
               & (feat >= 0) & (feat < shape[2]))

@@ -52,6 +52,26 @@ def test_crowded_row_of_must_labels_stacks_without_overlap() -> None:
                     & (glyphs[:, 1] < box[3]) & (box[1] < glyphs[:, 3])).any()
 
 
+def test_a_must_label_with_no_free_spot_covers_the_fewest_glyphs() -> None:
+    """Boxed in (every spot covers a glyph), a label that must show takes the spot that
+    covers the fewest: here the one left of its node, which covers one, not the three to
+    its right where the first candidate is."""
+    anchor = np.array([[200.0, 100.0]])
+    right = [(214.0 + 30 * i, 100.0) for i in range(3)]  # beside it on the right
+    left = [(150.0, 100.0)]  # one on the left
+    centres = np.array(right + left)
+    ring = [(200.0 + dx, 100.0 + dy) for dx in range(-300, 301, 12)
+            for dy in (-60, -40, -20, 20, 40, 60)]  # every spot further out covers some
+    glyphs = np.vstack([np.column_stack([centres - 4, centres + 4]),
+                        np.column_stack([np.array(ring) - 4, np.array(ring) + 4])])
+    box = place_labels(anchor, np.array([[90.0, 16.0]]), np.array([4.0]), np.array([True]),
+                       glyphs, (0, 30, 400, 170))[0]
+    assert not np.isnan(box).any()
+    covered = ((glyphs[:, 0] < box[2]) & (box[0] < glyphs[:, 2])
+               & (glyphs[:, 1] < box[3]) & (box[1] < glyphs[:, 3])).sum()
+    assert covered == 1 and box[2] <= anchor[0, 0]
+
+
 def test_optional_labels_are_left_out_when_there_is_no_room() -> None:
     anchors = np.array([[50.0, 50.0], [52.0, 50.0], [54.0, 50.0]])
     boxes = place_labels(anchors, np.tile([80.0, 16.0], (3, 1)), np.full(3, 3.0),

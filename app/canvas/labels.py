@@ -75,12 +75,18 @@ def _offsets(w: float, h: float, r: float, far: bool) -> np.ndarray:
     return np.array(side + more)
 
 
-def _hits(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """For candidate boxes ``[m, 4]`` (x0, y0, x1, y1): which overlap any of ``boxes``."""
+def _overlaps(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """For candidate boxes ``[m, 4]`` (x0, y0, x1, y1): how many of ``boxes`` each overlaps."""
     if not boxes.size or not box.size:
-        return np.zeros(box.shape[0], bool)
+        return np.zeros(box.shape[0], np.int64)
     return ((box[:, None, 0] < boxes[None, :, 2]) & (boxes[None, :, 0] < box[:, None, 2])
-            & (box[:, None, 1] < boxes[None, :, 3]) & (boxes[None, :, 1] < box[:, None, 3])).any(1)
+            & (box[:, None, 1] < boxes[None, :, 3]) & (boxes[None, :, 1] < box[:, None, 3])
+            ).sum(1)
+
+
+def _hits(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """For candidate boxes ``[m, 4]``: which overlap any of ``boxes``."""
+    return _overlaps(box, boxes) > 0
 
 
 def _leaders(anchor: np.ndarray, cand: np.ndarray, r: float) -> np.ndarray:
@@ -136,11 +142,14 @@ def place_labels(anchors: np.ndarray, sizes: np.ndarray, radii: np.ndarray, must
                       & (np.abs(glyphs[:, 1] - anchors[k, 1]) < reach)] if glyphs.size else glyphs
         idx = np.flatnonzero(ok)
         clash = _hits(cand[idx], placed) | _hits(cand[idx], leaders) | _hits(lead[idx], placed)
-        free = idx[~(clash | _hits(cand[idx], near))]
+        covered = _overlaps(cand[idx], near)
+        free = idx[~clash & (covered == 0)]
         if not free.size and must[k]:
-            # a label that must show (a logit, a pin) rather covers a glyph than goes missing:
-            # on a small canvas a tall stack of logit labels runs out of room above its row
-            free = idx[~clash]
+            # a label that must show (a logit, a pin) rather covers a glyph than goes missing
+            # (on a small canvas a tall stack of logit labels runs out of room above its
+            # row): the spot covering the fewest, the nearest of those
+            spots = np.flatnonzero(~clash)
+            free = idx[spots[np.argsort(covered[spots], kind="stable")]]
         if free.size:
             out[k] = cand[free[0]]
             placed = np.vstack([placed, out[k][None, :]])
