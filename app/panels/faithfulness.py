@@ -90,8 +90,8 @@ class FaithfulnessPanel(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "circuit size (features)")
         self.plot.setLabel("left", "share of the clean effect")
-        for side in ("bottom", "left"):
-            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        for axis in ("bottom", "left"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         # bottom right: both curves rise with circuit size, so that corner is usually empty
         self.plot.addLegend(offset=(-10, -10))
         self.curves = {

@@ -117,8 +117,8 @@ class VerifyPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._show_tokens)
         self.table.itemSelectionChanged.connect(self._select_node)
         self.plot = pg.PlotWidget(background="w")
-        for side in ("bottom", "left"):
-            self.plot.getAxis(side).enableAutoSIPrefix(False)  # no "(x1e-06)" on an empty plot
+        for axis in ("bottom", "left"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)  # no "(x1e-06)" on an empty plot
         self.plot.setLabel("bottom", "predicted Δ target logit")
         self.plot.setLabel("left", "observed Δ")
         self.scatter = pg.ScatterPlotItem(size=7, pen=pg.mkPen(40, 40, 40))
