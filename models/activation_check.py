@@ -29,18 +29,19 @@ MIN_SHARE = 0.8
 """The graph is reproduced when at least this share of its compared features is."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ActivationCheck:
     """How many of the graph's recorded feature activations the local run reproduced.
 
     Attributes:
         compared: features with a finite, non-zero recorded activation.
         reproduced: those within :data:`REL_TOL` of it here.
-        median_error: median relative error over the compared features (nan: none), each
-            relative to the recorded activation or :data:`FLOOR` of the median one.
+        absent: those whose layer, position or index does not exist here (the graph was
+            traced with wider transcoders, or more layers).
+        median_error: median relative error over the compared features present here (nan:
+            none), each relative to the recorded activation or :data:`FLOOR` of the median.
         worst: file node id of the feature that differs most (None: none compared).
-        worst_recorded, worst_local: its recorded and local activation (local nan: the
-            feature's layer, position or index does not exist in this model's transcoders).
+        worst_recorded, worst_local: its recorded and local activation (local nan: absent).
     """
 
     compared: int
@@ -49,6 +50,14 @@ class ActivationCheck:
     worst: str | None = None
     worst_recorded: float = float("nan")
     worst_local: float = float("nan")
+    absent: int = 0
+
+    def __eq__(self, other: object) -> bool:
+        # nan stands for "none" here, so two checks are equal when their JSON is
+        return isinstance(other, ActivationCheck) and self.as_json() == other.as_json()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.as_json().items()))
 
     @property
     def ok(self) -> bool:
@@ -60,8 +69,13 @@ class ActivationCheck:
         if not self.compared:
             return ("The graph records no feature activations, so it cannot be checked that "
                     "this model and these transcoders traced it.")
+        notes = []
+        if np.isfinite(self.median_error):
+            notes.append(f"median error {self.median_error:.1%}")
+        if self.absent:
+            notes.append(f"{self.absent} not in these transcoders")
         counts = (f"{self.reproduced} of {self.compared} recorded feature activations within "
-                  f"{REL_TOL:.0%} (median error {self.median_error:.1%})")
+                  f"{REL_TOL:.0%} ({', '.join(notes)})")
         if self.ok:
             return f"Activations reproduced: {counts}."
         here = self.worst_local
@@ -75,8 +89,9 @@ class ActivationCheck:
             return float(x) if np.isfinite(x) else None
 
         return {"ok": self.ok, "compared": self.compared, "reproduced": self.reproduced,
-                "median_error": num(self.median_error), "worst": self.worst,
-                "worst_recorded": num(self.worst_recorded), "worst_local": num(self.worst_local)}
+                "absent": self.absent, "median_error": num(self.median_error),
+                "worst": self.worst, "worst_recorded": num(self.worst_recorded),
+                "worst_local": num(self.worst_local)}
 
     @classmethod
     def from_json(cls, data: Any) -> ActivationCheck | None:
@@ -87,11 +102,13 @@ class ActivationCheck:
                 return float("nan") if v is None else float(v)
 
             worst = data.get("worst")
-            return cls(int(data["compared"]), int(data["reproduced"]), num("median_error"),
-                       worst if isinstance(worst, str) else None, num("worst_recorded"),
-                       num("worst_local"))
+            check = cls(int(data["compared"]), int(data["reproduced"]), num("median_error"),
+                        worst if isinstance(worst, str) else None, num("worst_recorded"),
+                        num("worst_local"), int(data.get("absent", 0)))
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
             return None
+        counts_fit = 0 <= check.reproduced <= check.compared and 0 <= check.absent <= check.compared
+        return check if counts_fit else None
 
 
 def check_activations(graph: Graph, activations: np.ndarray | None) -> ActivationCheck | None:
@@ -114,7 +131,10 @@ def check_activations(graph: Graph, activations: np.ndarray | None) -> Activatio
     want = recorded[rows]
     scale = np.maximum(np.abs(want), FLOOR * float(np.median(np.abs(want))))
     error = np.abs(local - want) / scale
-    error[~np.isfinite(error)] = np.inf  # absent here, or not a number
+    present = np.isfinite(error)
+    median = float(np.median(error[present])) if present.any() else float("nan")
+    error[~present] = np.inf  # absent here (or not a number): the worst
     k = int(np.argmax(error))
-    return ActivationCheck(int(rows.size), int((error <= REL_TOL).sum()), float(np.median(error)),
-                           n.file_ids[int(rows[k])], float(want[k]), float(local[k]))
+    return ActivationCheck(int(rows.size), int((error <= REL_TOL).sum()), median,
+                           n.file_ids[int(rows[k])], float(want[k]), float(local[k]),
+                           int((~inside).sum()))

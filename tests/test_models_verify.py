@@ -166,7 +166,14 @@ def test_activation_check_counts_absent_features_and_skips_unknown_ones(traced) 
     wide[feats[0]] = acts.shape[2] + 5
     check = check_activations(replace(g, nodes=replace(n, feature=wide)), acts)
     assert check.reproduced == feats.size - 1 and check.worst == n.file_ids[feats[0]]
-    assert "absent here" not in check.text()  # one of many: still reproduced overall
+    assert check.absent == 1 and "1 not in these transcoders" in check.text()
+    assert check.ok  # one of many: still reproduced overall
+    # traced with wider transcoders: every feature absent here, and said so (no "inf %")
+    beyond = n.feature + acts.shape[2]
+    gone = check_activations(replace(g, nodes=replace(n, feature=beyond)), acts)
+    assert gone.absent == gone.compared == feats.size and not gone.ok
+    assert "inf" not in gone.text() and "absent here" in gone.text()
+    assert ActivationCheck.from_json(gone.as_json()) == gone  # nan fields compare as "none"
     unknown = np.full_like(n.activation, np.nan)
     none = check_activations(replace(g, nodes=replace(n, activation=unknown)), acts)
     assert none.compared == 0 and none.ok and "records no feature activations" in none.text()
@@ -174,4 +181,5 @@ def test_activation_check_counts_absent_features_and_skips_unknown_ones(traced) 
     back = ActivationCheck.from_json(check.as_json())  # nan is saved as null, and back
     assert back is not None and back.as_json() == check.as_json() and np.isnan(back.worst_local)
     assert ActivationCheck.from_json({"compared": "x"}) is None
+    assert ActivationCheck.from_json({"compared": -3, "reproduced": 10}) is None
     assert ActivationCheck.from_json(None) is None
