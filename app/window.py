@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,14 @@ def import_plot_modules() -> None:
     for name in PLOT_MODULES:
         importlib.import_module(name, __package__)
     importlib.import_module("psygnal")  # the document's signals (graph/document.py)
+
+
+def _wait_unless_cancelled(event: threading.Event, cancel: Any, limit_s: float) -> None:
+    """Wait for ``event`` at most ``limit_s``, and not at all once ``cancel`` is cancelled
+    (a cancelled job's partial result is dropped, so nobody would set the event)."""
+    deadline = time.monotonic() + limit_s
+    while not cancel.cancelled and not event.wait(0.01) and time.monotonic() < deadline:
+        pass
 
 
 class MainWindow(ModelBinding, QMainWindow):
@@ -342,7 +351,7 @@ class MainWindow(ModelBinding, QMainWindow):
                 # the first frame shows it while the rest is done here, once it is on screen:
                 # running on would hold the GIL that the GUI thread paints it with (15 ms)
                 partial((graph, render_sketch(graph, *sketch_args), shown))
-                shown.wait(SKETCH_WAIT_S)
+                _wait_unless_cancelled(shown, cancel, SKETCH_WAIT_S)
             graph.index_edges()  # sorts millions of edges: here, not at the first click
             labels = find_labels(graph, store, models, dbs)
             if sketch_args is not None:
