@@ -18,7 +18,7 @@ pytest.importorskip("PySide6")
 from circuitdesk.app.canvas.cells import glyph_size, spread_cells  # noqa: E402
 from circuitdesk.app.canvas.density import density_mask  # noqa: E402
 from circuitdesk.app.canvas.labels import place_labels  # noqa: E402
-from circuitdesk.app.canvas.token_axis import tick_texts  # noqa: E402
+from circuitdesk.app.canvas.token_ticks import tick_texts  # noqa: E402
 from circuitdesk.app.cli import main  # noqa: E402
 
 from .conftest import FIXTURES  # noqa: E402

@@ -18,10 +18,10 @@ import numpy as np
 from ..document import ViewState
 from ..model import Graph, NodeKind
 from .options import FigureOptions
-from .style import Figure, LineItem, RectItem, TextItem, Theme, clean_text, text_width
+from ..text import clean_text, token_text
+from .style import Figure, LineItem, RectItem, TextItem, Theme, text_width
 
 LABEL_CHARS = 34
-TOKEN_CHARS = 14
 LOGIT_ROWS = 4
 """At most this many rows of logit labels; the least probable are left out, with a note."""
 LOGIT_GAP = 8.0
@@ -34,16 +34,6 @@ Box = tuple[float, float, float, float]
 def clip_text(text: str, n: int) -> str:
     text = clean_text(text)
     return text if len(text) <= n else text[:n - 1] + "…"
-
-
-def token_text(graph: Graph, pos: int) -> str:
-    """The prompt token at ``pos`` made printable for an axis tick."""
-    tokens = graph.metadata.prompt_tokens
-    if pos >= len(tokens):
-        return str(pos)
-    tok = clean_text(tokens[pos].replace("\n", "⏎").replace("\t", "⇥"))
-    tok = tok or "␣"
-    return tok if len(tok) <= TOKEN_CHARS else tok[:TOKEN_CHARS - 1] + "…"
 
 
 def fallback_label(graph: Graph, i: int) -> str:

@@ -27,7 +27,8 @@ from .style import (
 )
 from ..analysis.layout import CELL_SPAN, Layout, node_rows
 from ..model import Graph, NodeKind
-from .labels import clip_text, overlap, token_text
+from ..text import token_text
+from .labels import clip_text, overlap
 
 
 LEGEND_WIDTH = 190.0

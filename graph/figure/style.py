@@ -196,14 +196,6 @@ def edge_width(pct: float) -> float:
     return 1.0 + 2.0 * float(np.sqrt(min(abs(pct) / PCT_SCALE, 1.0)))
 
 
-_CONTROL = {c: None for c in [*range(32), *range(127, 160)]}
-
-
-def clean_text(text: str) -> str:
-    """``text`` on one line without control characters (which XML 1.0 cannot hold)."""
-    return " ".join(text.split()).translate(_CONTROL)
-
-
 _ADVANCE: dict[str, float] = {}
 for _chars, _em in (("ijlI|!.,:;'`", 0.30), (" ", 0.32), ("ftr()[]{}\"-", 0.41),
                     ("sczJ", 0.55), ("LFPT?", 0.60), ("abdeghknopquvxy0123456789#$_ESZ", 0.64),
