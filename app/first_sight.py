@@ -2,9 +2,10 @@
 
 Importing pyqtgraph costs about 0.25 s (its Qt shim touches every PySide6 class), more than
 a bare window takes to appear. So the window shows this sketch first: every node, faded, at
-the place the canvas gives it before any pruning (the same layout and cell spreading). The
-canvas, built next, replaces it with what pruning keeps, the edges, the labels and the
-gestures. Faded, because the sketch is not yet what pruning will show.
+the place the canvas gives it before any pruning (the same layout, cell spreading and fit),
+with the canvas's layer and token axes. The canvas, built next, replaces it with what pruning
+keeps, the edges, the labels and the gestures. Faded, because the sketch is not yet what
+pruning will show.
 
 The picture is made by the load's worker (:func:`render_sketch`; QImage and QPainter work
 off the GUI thread): 10k antialiased points took the GUI thread 45 ms to paint. The widget
@@ -13,60 +14,139 @@ only shows that image.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtGui import (
+    QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPen, QPolygonF,
+)
 from PySide6.QtWidgets import QWidget
 
 from ..graph.analysis.layout import Layout, default_layout
 from ..graph.model import Graph
+from ..graph.text import token_text
 from .canvas.cells import glyph_size
-from .canvas.fitting import headroom_extent, layout_rect, logit_headroom_px, spread_layout
+from .canvas.fitting import (
+    headroom_extent, layout_rect, logit_headroom_px, nodes_rect, spread_layout,
+)
 from .canvas.palette import GLYPHS, LIGHT, Theme, blended
+from .canvas.token_ticks import tick_texts
 
-MARGINS = (46, 12, 12, 40)
-"""Left, top, right, bottom px: where the canvas's axes are."""
 FADE = 0.55
 """How far the glyphs' colours are mixed towards the background."""
+# Where pyqtgraph puts the canvas's plot (measured on PlotWidget; tests/test_first_sight.py
+# checks that the sketch's nodes land where the canvas draws them):
+OUTER = (1.0, 1.0, 0.5, 0.5)
+"""Left, top, right, bottom px around the plot and its axes."""
+TICK_GAP = (5.0, 2.0)
+"""Between an axis line and its tick texts, px (pyqtgraph's tickTextOffset)."""
+TEXT_ROOM = (30.0, 18.0)
+"""The room an axis starts with for its texts, px; it changes only for texts wider than it,
+or over 10 px narrower (pyqtgraph's AxisItem)."""
 
 
 def render_sketch(graph: Graph, width: int, height: int, theme: Theme,
                   pixel_ratio: float = 1.0) -> QImage:
-    """The sketch of ``graph`` for a widget of ``width`` × ``height`` (any thread)."""
+    """The sketch of ``graph`` for a widget of ``width`` × ``height`` (any thread): the
+    nodes, faded, and the layer and token axes as the canvas will draw them."""
     image = QImage(max(round(width * pixel_ratio), 1), max(round(height * pixel_ratio), 1),
                    QImage.Format.Format_ARGB32_Premultiplied)
     image.setDevicePixelRatio(pixel_ratio)
     image.fill(QColor(theme.background))
     if not graph.n_nodes:
         return image
-    px, size = _pixels(graph, default_layout(graph), width, height)
+    layout = default_layout(graph)
+    font = QFont()
+    rows = sorted(layout.row_labels.items())
+    area = _plot_area(QFontMetricsF(font), [text for _, text in rows], width, height)
+    view, px, size = _view(graph, layout, area)
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    _axes(painter, font, theme, area, view, rows, graph, layout)
     kinds = graph.nodes.kind
     for kind, (symbol, rgb) in GLYPHS.items():
-        rows = np.flatnonzero(kinds == int(kind))
-        if not rows.size:
+        chosen = np.flatnonzero(kinds == int(kind))
+        if not chosen.size:
             continue
         faded = blended(rgb, QColor(theme.background), 1 - FADE)
         cap = Qt.PenCapStyle.SquareCap if symbol == "s" else Qt.PenCapStyle.RoundCap
         painter.setPen(QPen(faded, size, Qt.PenStyle.SolidLine, cap))
-        painter.drawPoints(QPolygonF([QPointF(x, y) for x, y in px[rows].tolist()]))
+        painter.drawPoints(QPolygonF([QPointF(x, y) for x, y in px[chosen].tolist()]))
     painter.end()
     return image
 
 
-def _pixels(graph: Graph, layout: Layout, width: int, height: int) -> tuple[np.ndarray, float]:
-    """Node centres in widget pixels and the glyph size, as the canvas's default view."""
-    left, top, right, bottom = MARGINS
-    area = QRectF(left, top, max(width - left - right, 1), max(height - top - bottom, 1))
-    x0, y0, x1, y1 = layout_rect(layout)
-    y1 += headroom_extent(y0, y1, area.height(), logit_headroom_px(graph))  # as the canvas
+def _text_room(start: float, needed: float) -> float:
+    return needed if needed > start or needed < start - 10 else start
+
+
+def _plot_area(fm: QFontMetricsF, row_texts: list[str], width: int, height: int) -> QRectF:
+    """The canvas's plot rectangle in a ``width`` × ``height`` widget."""
+    left_text = _text_room(TEXT_ROOM[0], max((fm.boundingRect(t).width() for t in row_texts),
+                                             default=0.0))
+    bottom_text = _text_room(TEXT_ROOM[1], fm.height())
+    left = OUTER[0] + math.ceil(left_text) + TICK_GAP[0]
+    top = OUTER[1]
+    bottom = OUTER[3] + bottom_text + TICK_GAP[1]
+    return QRectF(left, top, max(width - left - OUTER[2], 1.0), max(height - top - bottom, 1.0))
+
+
+def _view(graph: Graph, layout: Layout, area: QRectF
+          ) -> tuple[tuple[float, float, float, float], np.ndarray, float]:
+    """The canvas's default view of ``graph`` in ``area``: (x0, y0, x1, y1) in layout units,
+    node centres in pixels, and the glyph size. As the canvas: fit the layout, spread crowded
+    cells at that scale, then fit the nodes (graph_canvas.py, ``_on_graph_replaced``)."""
+    headroom = logit_headroom_px(graph)
+
+    def scale(rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = rect
+        y1 += headroom_extent(y0, y1, area.height(), headroom)
+        return x0, y0, x1, y1
+
+    x0, y0, x1, y1 = scale(layout_rect(layout))
+    xy = spread_layout(graph, layout, area.width() / max(x1 - x0, 1e-9),
+                       area.height() / max(y1 - y0, 1e-9))
+    x0, y0, x1, y1 = scale(nodes_rect(xy, layout))
     sx, sy = area.width() / max(x1 - x0, 1e-9), area.height() / max(y1 - y0, 1e-9)
-    xy = spread_layout(graph, layout, sx, sy)
     size = glyph_size(xy, np.round(layout.xy[:, 1]), graph.nodes.position, sx, sy)
     px = np.column_stack([area.left() + (xy[:, 0] - x0) * sx,
                           area.bottom() - (xy[:, 1] - y0) * sy])
-    return px, size
+    return (x0, y0, x1, y1), px, size
+
+
+def _axes(painter: QPainter, font: QFont, theme: Theme, area: QRectF,
+          view: tuple[float, float, float, float], rows: list[tuple[int, str]], graph: Graph,
+          layout: Layout) -> None:
+    """The layer axis (row labels) and the token axis, as the canvas's axes draw them."""
+    x0, y0, x1, y1 = view
+    sx, sy = area.width() / max(x1 - x0, 1e-9), area.height() / max(y1 - y0, 1e-9)
+    fm = QFontMetricsF(font)
+    painter.setFont(font)
+    painter.setPen(QPen(QColor(theme.foreground), 1.0))
+    painter.drawLine(QPointF(area.left(), area.top()), QPointF(area.left(), area.bottom()))
+    painter.drawLine(QPointF(area.left(), area.bottom()), QPointF(area.right(), area.bottom()))
+    h = fm.height()
+    step = max(1, math.ceil(h / max(sy, 1e-9)))  # rows closer than a line of text: every k-th
+    for row, text in rows[::step]:
+        y = area.bottom() - (row - y0) * sy
+        if area.top() <= y <= area.bottom():
+            painter.drawText(QRectF(0, y - h / 2, area.left() - TICK_GAP[0], h),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+    tokens = [token_text(graph, p) for p in range(len(layout.column_x))]
+    for x, text in tick_texts(tokens, layout.column_x, layout.column_width, sx):
+        cx = area.left() + (x - x0) * sx
+        if area.left() <= cx <= area.right():
+            w = fm.horizontalAdvance(text) + 2
+            painter.drawText(QRectF(cx - w / 2, area.bottom() + TICK_GAP[1], w, h),
+                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
+
+
+def node_pixels(graph: Graph, width: int, height: int) -> np.ndarray:
+    """Where the sketch puts each node's centre in a ``width`` × ``height`` widget (tests)."""
+    layout = default_layout(graph)
+    texts = [text for _, text in sorted(layout.row_labels.items())]
+    return _view(graph, layout, _plot_area(QFontMetricsF(QFont()), texts, width, height))[1]
 
 
 class FirstSight(QWidget):

@@ -144,3 +144,44 @@ def test_a_panel_tab_shows_its_panel_at_once(qtbot, tmp_path: Path, dock: str) -
     assert window.docks[dock].widget() is panel and panel.isVisible()
     assert panel.width() > 300
     window.close()
+
+
+@pytest.mark.parametrize("name", ["neuronpedia", "legacy", "tc"])
+def test_the_sketch_puts_each_node_where_the_canvas_draws_it(
+        qtbot, tmp_path: Path, name: str) -> None:
+    """A graph that opens unpruned: every node of the first frame sits within a pixel and a
+    half of where the canvas then draws it (same layout, spreading, fit and axis room), so
+    the picture does not jump when the canvas takes over."""
+    import numpy as np
+    from PySide6.QtCore import QPointF
+
+    from circuitdesk.app.first_sight import node_pixels
+
+    window = make_window(qtbot, tmp_path, size=(1600, 1000))
+    open_graph(qtbot, window, FIXTURES[name])
+    canvas = window.canvas
+    assert canvas.node_visible.all()  # opened unpruned: the sketch shows the same nodes
+    drawn = np.array([[p.x(), p.y()] for p in (
+        canvas.mapFromScene(canvas.vb.mapViewToScene(QPointF(x, y))) for x, y in canvas.xy)])
+    sketched = node_pixels(window.doc.graph, canvas.width(), canvas.height())
+    assert np.abs(drawn - sketched).max() < 1.5  # mapFromScene rounds to whole pixels
+    window.close()
+
+
+def test_the_sketch_draws_the_layer_and_token_axes(qapp) -> None:  # type: ignore[no-untyped-def]
+    """Row labels left of the plot and tokens below it (no node is drawn there)."""
+    from PySide6.QtGui import QColor
+
+    from circuitdesk.app.canvas.palette import LIGHT
+    from circuitdesk.app.first_sight import render_sketch
+    from circuitdesk.graph.io.load import load_graph
+
+    image = render_sketch(load_graph(FIXTURES["legacy"]), 1254, 617, LIGHT)
+    paper = QColor(LIGHT.background).name()
+
+    def inked(x0: int, y0: int, x1: int, y1: int) -> int:
+        return sum(image.pixelColor(x, y).name() != paper
+                   for x in range(x0, x1) for y in range(y0, y1))
+
+    assert inked(0, 20, 30, 580) > 100  # "Logit", "L25" … "Emb", left of the axis line
+    assert inked(40, 600, 1250, 617) > 100  # the prompt's tokens under it

@@ -17,6 +17,14 @@ MAX_SUBROWS = 6
 MIN_GLYPH, MAX_GLYPH = 4.0, 9.0
 
 
+def median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty array without NaN, computed here: numpy 2.4's imports
+    numpy.ma on first use, 10 ms of the window's first frame (app/first_sight.py)."""
+    s = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    n = len(s)
+    return float((s[(n - 1) // 2] + s[n // 2]) / 2)
+
+
 def cell_keys(rows: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return rows.astype(np.int64) * (int(pos.max(initial=0)) + 1) + pos.astype(np.int64)
 

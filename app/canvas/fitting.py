@@ -14,7 +14,7 @@ import numpy as np
 from ...graph.analysis.layout import Layout
 from ...graph.document import Document
 from ...graph.model import Graph, NodeKind
-from .cells import glyph_size, spread_cells
+from .cells import glyph_size, median, spread_cells
 
 LABEL_PX = 17.0
 """Height of one label box, px (headroom above the logit row is counted in these)."""
@@ -45,6 +45,15 @@ def layout_rect(layout: Layout) -> tuple[float, float, float, float]:
     return (float(cx[0] - cw[0] / 2), -0.6, float(cx[-1] + cw[-1] / 2), top + 0.6)
 
 
+def nodes_rect(xy: np.ndarray, layout: Layout) -> tuple[float, float, float, float]:
+    """What F fits: the extent of the nodes at ``xy``, with half a column and 0.6 of a row
+    around it."""
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    cw = median(layout.column_width)
+    return float(x0) - 0.5 * cw, float(y0) - 0.6, float(x1) + 0.5 * cw, float(y1) + 0.6
+
+
 def spread_layout(graph: Graph, layout: Layout, px_per_x: float, px_per_y: float) -> np.ndarray:
     """Layout coordinates with crowded cells wrapped into sub-rows at this scale (cells.py)."""
     pos = np.clip(graph.nodes.position, 0, layout.n_positions - 1)
@@ -72,10 +81,7 @@ class ViewFitting:
         if not vis.size:
             self._fit_rect(self._layout_rect())
             return
-        x0, y0 = self.xy[vis].min(axis=0)
-        x1, y1 = self.xy[vis].max(axis=0)
-        cw = float(np.median(self.layout_.column_width))
-        self._fit_rect((float(x0) - 0.5 * cw, float(y0) - 0.6, float(x1) + 0.5 * cw, float(y1) + 0.6))
+        self._fit_rect(nodes_rect(self.xy[vis], self.layout_))
 
     def _layout_rect(self) -> tuple[float, float, float, float]:
         assert self.layout_ is not None

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from .cells import median
+
 CHAR_PX = 6.5
 """Average width of one tick character at the axis font, px."""
 MIN_CHARS = 4
@@ -25,8 +27,8 @@ def tick_texts(tokens: list[str], column_x: np.ndarray, column_width: np.ndarray
     reach = np.minimum(np.r_[gaps[:1], gaps], np.r_[gaps, gaps[-1:]])
     room = reach * px_per_unit / CHAR_PX
     step = 1
-    if float(np.median(room)) < MIN_CHARS:
-        step = math.ceil(MIN_CHARS / max(float(np.median(room)), 1e-3))
+    if median(room) < MIN_CHARS:
+        step = math.ceil(MIN_CHARS / max(median(room), 1e-3))
     out = []
     for p in range(0, len(column_x), step):
         text = tokens[p] if p < len(tokens) else str(p)
