@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
 
 from ...graph import document as cmd
-from ...graph.document import Document
+from ...graph.document import Document, ViewState
 
 STEPS = 1000
 
@@ -73,9 +73,12 @@ class PruneBar(QWidget):
         self.edge.value_changed.connect(lambda _v: self._on_threshold("edge threshold"))
         for control in (self.node, self.edge):
             control.gesture_ended.connect(lambda: self.doc is not None and self.doc.end_merge())
+        self._show(ViewState())  # the defaults, greyed out, until a graph is open
+        self.setEnabled(False)
 
     def set_document(self, doc: Document) -> None:
         self.doc = doc
+        self.setEnabled(True)
         doc.state_changed.connect(self._on_state)
         doc.graph_replaced.connect(self.sync)
         self.sync()
@@ -85,9 +88,10 @@ class PruneBar(QWidget):
             self.sync()
 
     def sync(self) -> None:
-        if self.doc is None:
-            return
-        state = self.doc.state
+        if self.doc is not None:
+            self._show(self.doc.state)
+
+    def _show(self, state: ViewState) -> None:
         self.enabled.blockSignals(True)
         self.enabled.setChecked(state.pruning)
         self.enabled.blockSignals(False)
