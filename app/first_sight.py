@@ -1,11 +1,11 @@
 """The window's first frame: the opened graph's nodes, drawn before pyqtgraph is loaded.
 
 Importing pyqtgraph costs about 0.25 s (its Qt shim touches every PySide6 class), more than
-a bare window takes to appear. So the window shows this sketch first: every node, faded, at
-the place the canvas gives it before any pruning (the same layout, cell spreading and fit),
-with the canvas's layer and token axes. The canvas, built next, replaces it with what pruning
-keeps, the edges, the labels and the gestures. Faded, because the sketch is not yet what
-pruning will show.
+a bare window takes to appear. So the window shows this sketch first: the nodes the canvas
+will show, faded, where it will show them (the same layout, cell spreading and fit), with the
+canvas's layer and token axes. A graph that opens pruned is pruned here when that is quick
+(:func:`opening_nodes`); a big one is sketched whole, as its canvas first shows it. The
+canvas, built next, replaces the sketch and adds the edges, the labels and the gestures.
 
 The picture is made by the load's worker (:func:`render_sketch`; QImage and QPainter work
 off the GUI thread): 10k antialiased points took the GUI thread 45 ms to paint. The widget
@@ -24,6 +24,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 
 from ..graph.analysis.layout import Layout, default_layout
+from ..graph.analysis.prune import prune
+from ..graph.analysis.view import visible_masks
+from ..graph.io.session import state_from_qparams
 from ..graph.model import Graph
 from ..graph.text import token_text
 from .canvas.cells import glyph_size
@@ -33,6 +36,8 @@ from .canvas.fitting import (
 from .canvas.palette import GLYPHS, LIGHT, Theme, blended
 from .canvas.token_ticks import tick_texts
 
+PRUNE_FIRST_MAX_EDGES = 200_000
+"""Graphs with more links are sketched whole: their prune would hold back the first frame."""
 FADE = 0.55
 """How far the glyphs' colours are mixed towards the background."""
 # Where pyqtgraph puts the canvas's plot (measured on PlotWidget; tests/test_first_sight.py
@@ -46,10 +51,24 @@ TEXT_ROOM = (30.0, 18.0)
 or over 10 px narrower (pyqtgraph's AxisItem)."""
 
 
+def opening_nodes(graph: Graph) -> np.ndarray | None:
+    """The nodes the canvas shows once ``graph`` is open: what its session's pruning keeps,
+    when that is quick to find (None: every node; a big raw graph's canvas shows every node
+    too, until its prune result comes)."""
+    state = state_from_qparams(graph)
+    if not state.pruning or graph.n_edges > PRUNE_FIRST_MAX_EDGES:
+        return None
+    kept = prune(graph, state.node_threshold, state.edge_threshold,
+                 pinned=tuple(sorted(state.pinned)))
+    return visible_masks(graph, hidden=state.hidden, pinned=state.pinned,
+                         node_mask=kept.node_mask, edge_mask=kept.edge_mask)[0]
+
+
 def render_sketch(graph: Graph, width: int, height: int, theme: Theme,
-                  pixel_ratio: float = 1.0) -> QImage:
+                  pixel_ratio: float = 1.0, visible: np.ndarray | None = None) -> QImage:
     """The sketch of ``graph`` for a widget of ``width`` × ``height`` (any thread): the
-    nodes, faded, and the layer and token axes as the canvas will draw them."""
+    ``visible`` nodes (None: all), faded, and the layer and token axes as the canvas will
+    draw them."""
     image = QImage(max(round(width * pixel_ratio), 1), max(round(height * pixel_ratio), 1),
                    QImage.Format.Format_ARGB32_Premultiplied)
     image.setDevicePixelRatio(pixel_ratio)
@@ -60,13 +79,16 @@ def render_sketch(graph: Graph, width: int, height: int, theme: Theme,
     font = QFont()
     rows = sorted(layout.row_labels.items())
     area = _plot_area(QFontMetricsF(font), [text for _, text in rows], width, height)
-    view, px, size = _view(graph, layout, area)
+    shown = np.ones(graph.n_nodes, bool) if visible is None else np.asarray(visible, bool)
+    if not shown.any():
+        return image
+    view, px, size = _view(graph, layout, area, shown)
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     _axes(painter, font, theme, area, view, rows, graph, layout)
     kinds = graph.nodes.kind
     for kind, (symbol, rgb) in GLYPHS.items():
-        chosen = np.flatnonzero(kinds == int(kind))
+        chosen = np.flatnonzero((kinds == int(kind)) & shown)
         if not chosen.size:
             continue
         faded = blended(rgb, QColor(theme.background), 1 - FADE)
@@ -92,11 +114,12 @@ def _plot_area(fm: QFontMetricsF, row_texts: list[str], width: int, height: int)
     return QRectF(left, top, max(width - left - OUTER[2], 1.0), max(height - top - bottom, 1.0))
 
 
-def _view(graph: Graph, layout: Layout, area: QRectF
+def _view(graph: Graph, layout: Layout, area: QRectF, shown: np.ndarray
           ) -> tuple[tuple[float, float, float, float], np.ndarray, float]:
     """The canvas's default view of ``graph`` in ``area``: (x0, y0, x1, y1) in layout units,
     node centres in pixels, and the glyph size. As the canvas: fit the layout, spread crowded
-    cells at that scale, then fit the nodes (graph_canvas.py, ``_on_graph_replaced``)."""
+    cells at that scale, then fit the ``shown`` nodes (graph_canvas.py, ``_on_graph_replaced``
+    and the first prune result)."""
     headroom = logit_headroom_px(graph)
 
     def scale(rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -107,9 +130,10 @@ def _view(graph: Graph, layout: Layout, area: QRectF
     x0, y0, x1, y1 = scale(layout_rect(layout))
     xy = spread_layout(graph, layout, area.width() / max(x1 - x0, 1e-9),
                        area.height() / max(y1 - y0, 1e-9))
-    x0, y0, x1, y1 = scale(nodes_rect(xy, layout))
+    x0, y0, x1, y1 = scale(nodes_rect(xy[shown], layout))
     sx, sy = area.width() / max(x1 - x0, 1e-9), area.height() / max(y1 - y0, 1e-9)
-    size = glyph_size(xy, np.round(layout.xy[:, 1]), graph.nodes.position, sx, sy)
+    size = glyph_size(xy[shown], np.round(layout.xy[shown, 1]), graph.nodes.position[shown],
+                      sx, sy)
     px = np.column_stack([area.left() + (xy[:, 0] - x0) * sx,
                           area.bottom() - (xy[:, 1] - y0) * sy])
     return (x0, y0, x1, y1), px, size
@@ -142,11 +166,14 @@ def _axes(painter: QPainter, font: QFont, theme: Theme, area: QRectF,
                              Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
 
 
-def node_pixels(graph: Graph, width: int, height: int) -> np.ndarray:
+def node_pixels(graph: Graph, width: int, height: int,
+                visible: np.ndarray | None = None) -> np.ndarray:
     """Where the sketch puts each node's centre in a ``width`` × ``height`` widget (tests)."""
     layout = default_layout(graph)
     texts = [text for _, text in sorted(layout.row_labels.items())]
-    return _view(graph, layout, _plot_area(QFontMetricsF(QFont()), texts, width, height))[1]
+    shown = np.ones(graph.n_nodes, bool) if visible is None else np.asarray(visible, bool)
+    area = _plot_area(QFontMetricsF(QFont()), texts, width, height)
+    return _view(graph, layout, area, shown)[1]
 
 
 class FirstSight(QWidget):

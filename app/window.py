@@ -38,7 +38,7 @@ from . import long_lived
 from .actions import build_menus
 from .canvas.palette import DARK, LIGHT
 from .error_report import details_of, one_line
-from .first_sight import FirstSight, render_sketch
+from .first_sight import FirstSight, opening_nodes, render_sketch
 from .folders import default_folder, remember_folder
 from .labels_lookup import find_labels
 from .model_binding import ModelBinding
@@ -350,7 +350,8 @@ class MainWindow(ModelBinding, QMainWindow):
             if partial is not None and sketch_args is not None:
                 # the first frame shows it while the rest is done here, once it is on screen:
                 # running on would hold the GIL that the GUI thread paints it with (15 ms)
-                partial((graph, render_sketch(graph, *sketch_args), shown))
+                image = render_sketch(graph, *sketch_args, visible=opening_nodes(graph))
+                partial((graph, image, shown))
                 _wait_unless_cancelled(shown, cancel, SKETCH_WAIT_S)
             graph.index_edges()  # sorts millions of edges: here, not at the first click
             labels = find_labels(graph, store, models, dbs)

@@ -146,25 +146,30 @@ def test_a_panel_tab_shows_its_panel_at_once(qtbot, tmp_path: Path, dock: str) -
     window.close()
 
 
-@pytest.mark.parametrize("name", ["neuronpedia", "legacy", "tc"])
+@pytest.mark.parametrize("name", ["neuronpedia", "legacy", "tc", "demo"])
 def test_the_sketch_puts_each_node_where_the_canvas_draws_it(
         qtbot, tmp_path: Path, name: str) -> None:
-    """A graph that opens unpruned: every node of the first frame sits within a pixel and a
-    half of where the canvas then draws it (same layout, spreading, fit and axis room), so
-    the picture does not jump when the canvas takes over."""
+    """The first frame shows the nodes the canvas then shows (the demo opens pruned: what
+    pruning keeps), each within a pixel and a half of where the canvas draws it (same layout,
+    spreading, fit and axis room), so the picture does not jump when the canvas takes over."""
     import numpy as np
     from PySide6.QtCore import QPointF
 
-    from circuitdesk.app.first_sight import node_pixels
+    from circuitdesk.app.first_sight import node_pixels, opening_nodes
+    from circuitdesk.app.resources import demo_graph_path
 
     window = make_window(qtbot, tmp_path, size=(1600, 1000))
-    open_graph(qtbot, window, FIXTURES[name])
-    canvas = window.canvas
-    assert canvas.node_visible.all()  # opened unpruned: the sketch shows the same nodes
+    with qtbot.waitSignal(window.pruned, timeout=20000, raising=False):
+        open_graph(qtbot, window, demo_graph_path() if name == "demo" else FIXTURES[name])
+    canvas, graph = window.canvas, window.doc.graph
+    opening = opening_nodes(graph)
+    shown = np.ones(graph.n_nodes, bool) if opening is None else opening
+    assert (name == "demo") == (opening is not None)  # only the demo opens pruned
+    np.testing.assert_array_equal(canvas.node_visible, shown)
     drawn = np.array([[p.x(), p.y()] for p in (
         canvas.mapFromScene(canvas.vb.mapViewToScene(QPointF(x, y))) for x, y in canvas.xy)])
-    sketched = node_pixels(window.doc.graph, canvas.width(), canvas.height())
-    assert np.abs(drawn - sketched).max() < 1.5  # mapFromScene rounds to whole pixels
+    sketched = node_pixels(graph, canvas.width(), canvas.height(), shown)
+    assert np.abs(drawn - sketched)[shown].max() < 1.5  # mapFromScene rounds to whole pixels
     window.close()
 
 
