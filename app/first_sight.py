@@ -19,7 +19,8 @@ import math
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
-    QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPen, QPolygonF,
+    QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPaintEvent, QPen,
+    QPolygonF,
 )
 from PySide6.QtWidgets import QWidget
 
@@ -92,6 +93,13 @@ def render_sketch(graph: Graph, width: int, height: int, theme: Theme,
         if not chosen.size:
             continue
         faded = blended(rgb, QColor(theme.background), 1 - FADE)
+        if symbol == "d":  # pyqtgraph's diamond: 0.8 of the size wide, the size tall
+            path = QPainterPath()
+            for x, y in px[chosen].tolist():
+                path.addPolygon(QPolygonF([QPointF(x, y - size / 2), QPointF(x - 0.4 * size, y),
+                                           QPointF(x, y + size / 2), QPointF(x + 0.4 * size, y)]))
+            painter.fillPath(path, faded)
+            continue
         cap = Qt.PenCapStyle.SquareCap if symbol == "s" else Qt.PenCapStyle.RoundCap
         painter.setPen(QPen(faded, size, Qt.PenStyle.SolidLine, cap))
         painter.drawPoints(QPolygonF([QPointF(x, y) for x, y in px[chosen].tolist()]))
