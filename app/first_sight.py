@@ -15,6 +15,7 @@ only shows that image.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -74,19 +75,15 @@ def render_sketch(graph: Graph, width: int, height: int, theme: Theme,
                    QImage.Format.Format_ARGB32_Premultiplied)
     image.setDevicePixelRatio(pixel_ratio)
     image.fill(QColor(theme.background))
-    if not graph.n_nodes:
-        return image
-    layout = default_layout(graph)
-    font = QFont()
-    rows = sorted(layout.row_labels.items())
-    area = _plot_area(QFontMetricsF(font), [text for _, text in rows], width, height)
     shown = np.ones(graph.n_nodes, bool) if visible is None else np.asarray(visible, bool)
     if not shown.any():
         return image
-    view, px, size = _view(graph, layout, area, shown)
+    font = QFont()
+    p = _place(graph, width, height, shown, font)
+    px, size = p.px, p.size
     painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    _axes(painter, font, theme, area, view, rows, graph, layout)
+    _axes(painter, font, theme, p, graph)
     kinds = graph.nodes.kind
     for kind, (symbol, rgb) in GLYPHS.items():
         chosen = np.flatnonzero((kinds == int(kind)) & shown)
@@ -122,12 +119,32 @@ def _plot_area(fm: QFontMetricsF, row_texts: list[str], width: int, height: int)
     return QRectF(left, top, max(width - left - OUTER[2], 1.0), max(height - top - bottom, 1.0))
 
 
-def _view(graph: Graph, layout: Layout, area: QRectF, shown: np.ndarray
-          ) -> tuple[tuple[float, float, float, float], np.ndarray, float]:
-    """The canvas's default view of ``graph`` in ``area``: (x0, y0, x1, y1) in layout units,
-    node centres in pixels, and the glyph size. As the canvas: fit the layout, spread crowded
-    cells at that scale, then fit the ``shown`` nodes (graph_canvas.py, ``_on_graph_replaced``
-    and the first prune result)."""
+class _Placement(NamedTuple):
+    """The canvas's default view, as the sketch draws it."""
+
+    layout: Layout
+    rows: list[tuple[int, str]]
+    """(row, label) of the layer axis, bottom up."""
+    area: QRectF
+    """The plot rectangle in widget pixels."""
+    origin: tuple[float, float]
+    """Layout coordinates at the area's bottom left."""
+    scale: tuple[float, float]
+    """Pixels per layout unit, x and y."""
+    px: np.ndarray
+    """Node centres in widget pixels."""
+    size: float
+    """Glyph size, px."""
+
+
+def _place(graph: Graph, width: int, height: int, shown: np.ndarray, font: QFont
+           ) -> _Placement:
+    """Where the canvas puts ``graph``'s axes and ``shown`` nodes in a ``width`` × ``height``
+    widget. As the canvas: fit the layout, spread crowded cells at that scale, then fit the
+    shown nodes (graph_canvas.py, ``_on_graph_replaced`` and the first prune result)."""
+    layout = default_layout(graph)
+    rows = sorted(layout.row_labels.items())
+    area = _plot_area(QFontMetricsF(font), [text for _, text in rows], width, height)
     headroom = logit_headroom_px(graph)
 
     def scale(rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -144,15 +161,13 @@ def _view(graph: Graph, layout: Layout, area: QRectF, shown: np.ndarray
                       sx, sy)
     px = np.column_stack([area.left() + (xy[:, 0] - x0) * sx,
                           area.bottom() - (xy[:, 1] - y0) * sy])
-    return (x0, y0, x1, y1), px, size
+    return _Placement(layout, rows, area, (x0, y0), (sx, sy), px, size)
 
 
-def _axes(painter: QPainter, font: QFont, theme: Theme, area: QRectF,
-          view: tuple[float, float, float, float], rows: list[tuple[int, str]], graph: Graph,
-          layout: Layout) -> None:
+def _axes(painter: QPainter, font: QFont, theme: Theme, p: _Placement, graph: Graph) -> None:
     """The layer axis (row labels) and the token axis, as the canvas's axes draw them."""
-    x0, y0, x1, y1 = view
-    sx, sy = area.width() / max(x1 - x0, 1e-9), area.height() / max(y1 - y0, 1e-9)
+    area, layout = p.area, p.layout
+    (x0, y0), (sx, sy) = p.origin, p.scale
     fm = QFontMetricsF(font)
     painter.setFont(font)
     painter.setPen(QPen(QColor(theme.foreground), 1.0))
@@ -160,7 +175,7 @@ def _axes(painter: QPainter, font: QFont, theme: Theme, area: QRectF,
     painter.drawLine(QPointF(area.left(), area.bottom()), QPointF(area.right(), area.bottom()))
     h = fm.height()
     step = max(1, math.ceil(h / max(sy, 1e-9)))  # rows closer than a line of text: every k-th
-    for row, text in rows[::step]:
+    for row, text in p.rows[::step]:
         y = area.bottom() - (row - y0) * sy
         if area.top() <= y <= area.bottom():
             painter.drawText(QRectF(0, y - h / 2, area.left() - TICK_GAP[0], h),
@@ -177,11 +192,8 @@ def _axes(painter: QPainter, font: QFont, theme: Theme, area: QRectF,
 def node_pixels(graph: Graph, width: int, height: int,
                 visible: np.ndarray | None = None) -> np.ndarray:
     """Where the sketch puts each node's centre in a ``width`` × ``height`` widget (tests)."""
-    layout = default_layout(graph)
-    texts = [text for _, text in sorted(layout.row_labels.items())]
     shown = np.ones(graph.n_nodes, bool) if visible is None else np.asarray(visible, bool)
-    area = _plot_area(QFontMetricsF(QFont()), texts, width, height)
-    return _view(graph, layout, area, shown)[1]
+    return _place(graph, width, height, shown, QFont()).px
 
 
 class FirstSight(QWidget):
