@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from ...graph import load_graph
 from ...graph.errors import CircuitDeskError
 from .export_onnx import add_onnx_option, open_model_backend
 from .trace import add_model_arguments
+from .verify import warn_if_not_reproduced
 
 
 class FaithfulnessArgumentError(CircuitDeskError):
@@ -96,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
                               means=means, batch_size=args.batch_size)
     out = {"graph": args.graph, **_clean(report.to_json())}
     check = report.activation_check
-    if check is not None and not check.ok:
-        print(f"circuitdesk: warning: {check.text()}", file=sys.stderr)
+    warn_if_not_reproduced(check)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return 0

@@ -37,6 +37,13 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def warn_if_not_reproduced(check: Any) -> None:
+    """One stderr line when the model did not reproduce the graph's activations (the numbers
+    are printed all the same: the warning says what they may be about)."""
+    if check is not None and not check.ok:
+        print(f"circuitdesk: warning: {check.text()}", file=sys.stderr)
+
+
 def _num(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
 
@@ -74,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
         else report.activation_check.as_json(),
     }
     check = report.activation_check
-    if check is not None and not check.ok:
-        print(f"circuitdesk: warning: {check.text()}", file=sys.stderr)
+    warn_if_not_reproduced(check)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
