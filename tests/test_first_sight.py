@@ -190,3 +190,18 @@ def test_the_sketch_draws_the_layer_and_token_axes(qapp) -> None:  # type: ignor
 
     assert inked(0, 20, 30, 580) > 100  # "Logit", "L25" … "Emb", left of the axis line
     assert inked(40, 600, 1250, 617) > 100  # the prompt's tokens under it
+
+
+def test_the_prune_bar_shows_the_defaults_greyed_out_until_a_graph_is_open(
+        qtbot, tmp_path: Path) -> None:
+    """Before the first graph: the default thresholds, not 0.000, and nothing to drag."""
+    from circuitdesk.graph.document import ViewState
+
+    window = make_window(qtbot, tmp_path)
+    bar, defaults = window.prune_bar, ViewState()
+    assert (bar.node.value(), bar.edge.value()) == (defaults.node_threshold,
+                                                   defaults.edge_threshold)
+    assert not bar.isEnabled()
+    open_graph(qtbot, window, FIXTURES["legacy"])
+    assert bar.isEnabled()
+    window.close()
